@@ -1,0 +1,239 @@
+//! [`PoolBuilder`]: the pool's settings, checked when the pool is built.
+
+use super::managed::Settings;
+use super::Pool;
+use crate::{Error, Result};
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+/// Builds a [`Pool`]. Every setting has a default suited to a gateway; invalid
+/// values make [`build`](PoolBuilder::build) return [`Error::Config`].
+///
+/// ```
+/// use std::time::Duration;
+/// use edgepool::{tcp, Pool};
+///
+/// let pool = Pool::builder()
+///     .max_size(4)
+///     .min_idle(1)
+///     .acquire_timeout(Duration::from_secs(2))
+///     .max_idle_time(Some(Duration::from_secs(60)))
+///     .health_check_interval(None)
+///     .build(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?; // never blocks
+/// assert_eq!(pool.max_size(), 4);
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+pub struct PoolBuilder<M> {
+    settings: Settings,
+    _manager: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for PoolBuilder<M> {
+    fn clone(&self) -> Self {
+        PoolBuilder {
+            settings: self.settings.clone(),
+            _manager: PhantomData,
+        }
+    }
+}
+
+impl<M> fmt::Debug for PoolBuilder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl<M> Default for PoolBuilder<M> {
+    fn default() -> Self {
+        PoolBuilder {
+            settings: Settings {
+                max_size: 10,
+                min_idle: 0,
+                acquire_timeout: Duration::from_secs(5),
+                max_idle_time: Some(Duration::from_secs(300)),
+                max_lifetime: None,
+                health_check_interval: Some(Duration::from_secs(30)),
+                validation_bypass: Duration::from_millis(500),
+                reconnect_min: Duration::from_millis(100),
+                reconnect_max: Duration::from_secs(30),
+            },
+            _manager: PhantomData,
+        }
+    }
+}
+
+impl<M: r2d2::ManageConnection> PoolBuilder<M> {
+    /// A builder with the defaults. Same as [`Pool::builder`].
+    ///
+    /// ```
+    /// let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// # let _ = b;
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Most connections the pool opens. Defaults to 10; must be at least 1.
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.max_size(32);
+    /// # let _ = b;
+    /// ```
+    pub fn max_size(mut self, max_size: u32) -> Self {
+        self.settings.max_size = max_size;
+        self
+    }
+
+    /// Idle connections the pool keeps open, opening them in the background.
+    /// Defaults to 0; must not exceed `max_size`. `build()` never waits for
+    /// them: see [`Pool::warm_up`].
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.min_idle(2);
+    /// # let _ = b;
+    /// ```
+    pub fn min_idle(mut self, min_idle: u32) -> Self {
+        self.settings.min_idle = min_idle;
+        self
+    }
+
+    /// How long [`Pool::get`] waits for a connection before
+    /// [`Error::PoolTimeout`]. Defaults to 5 s; must not be zero.
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.acquire_timeout(std::time::Duration::from_millis(500));
+    /// # let _ = b;
+    /// ```
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.acquire_timeout = timeout;
+        self
+    }
+
+    /// Connections unused for longer are closed by the reaper, down to
+    /// `min_idle`. Defaults to 5 minutes; `None` keeps them forever.
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.max_idle_time(Some(std::time::Duration::from_secs(60)));
+    /// # let _ = b;
+    /// ```
+    pub fn max_idle_time(mut self, max_idle_time: Option<Duration>) -> Self {
+        self.settings.max_idle_time = max_idle_time;
+        self
+    }
+
+    /// Connections older than this are closed when next idle, whatever their
+    /// health. Defaults to `None` (no limit).
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.max_lifetime(Some(std::time::Duration::from_secs(3600)));
+    /// # let _ = b;
+    /// ```
+    pub fn max_lifetime(mut self, max_lifetime: Option<Duration>) -> Self {
+        self.settings.max_lifetime = max_lifetime;
+        self
+    }
+
+    /// How often the reaper probes idle connections (SNMP GET sysUpTime.0,
+    /// Redis PING, …) and replaces the ones that fail. Defaults to 30 s;
+    /// `None` turns background probes off.
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.health_check_interval(Some(std::time::Duration::from_secs(10)));
+    /// # let _ = b;
+    /// ```
+    pub fn health_check_interval(mut self, interval: Option<Duration>) -> Self {
+        self.settings.health_check_interval = interval;
+        self
+    }
+
+    /// A connection is probed at checkout only if it has been idle (unused and
+    /// unprobed) for longer than this. Defaults to 500 ms. `Duration::ZERO`
+    /// probes at every checkout (r2d2's `test_on_check_out`, which halves
+    /// throughput); `Duration::MAX` never probes at checkout.
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.validation_bypass(std::time::Duration::from_secs(2));
+    /// # let _ = b;
+    /// ```
+    pub fn validation_bypass(mut self, bypass: Duration) -> Self {
+        self.settings.validation_bypass = bypass;
+        self
+    }
+
+    /// After a failed connect, the pool waits before dialling the target
+    /// again: exponentially longer after each failure, with jitter, from `min`
+    /// up to `max`. Checkouts in between fail with [`Error::PoolTimeout`]
+    /// naming the last connect error. Defaults to 100 ms → 30 s; `min` must not
+    /// be zero nor exceed `max`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let b = b.reconnect_backoff(Duration::from_millis(50), Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.settings.reconnect_min = min;
+        self.settings.reconnect_max = max;
+        self
+    }
+
+    /// Checks the settings and builds the pool. Never blocks and never fails
+    /// because the target is offline: connections are opened on demand (and
+    /// `min_idle` of them in the background).
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool, Error};
+    /// let err = Pool::builder().max_size(0).build(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")));
+    /// assert!(matches!(err, Err(Error::Config(_))));
+    /// ```
+    pub fn build(self, manager: M) -> Result<Pool<M>> {
+        self.validate()?;
+        Ok(Pool::from_parts(self.settings, manager))
+    }
+
+    fn validate(&self) -> Result<()> {
+        let s = &self.settings;
+        let bad = |m: &str| Err(Error::Config(m.to_owned()));
+        if s.max_size == 0 {
+            return bad("max_size must be at least 1");
+        }
+        if s.min_idle > s.max_size {
+            return Err(Error::Config(format!(
+                "min_idle ({}) must not exceed max_size ({})",
+                s.min_idle, s.max_size
+            )));
+        }
+        if s.acquire_timeout.is_zero() {
+            return bad("acquire_timeout must not be zero");
+        }
+        for (name, value) in [
+            ("max_idle_time", s.max_idle_time),
+            ("max_lifetime", s.max_lifetime),
+            ("health_check_interval", s.health_check_interval),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(Error::Config(format!(
+                    "{name} must not be zero (use None to turn it off)"
+                )));
+            }
+        }
+        if s.reconnect_min.is_zero() {
+            return bad("reconnect_backoff min must not be zero");
+        }
+        if s.reconnect_min > s.reconnect_max {
+            return bad("reconnect_backoff min must not exceed max");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,484 @@
+//! Pools: [`Pool`], [`PoolBuilder`], [`Stats`], [`HealthReport`], [`PoolSet`].
+//!
+//! A [`Pool`] wraps an `r2d2::Pool` and adds what r2d2 lacks: protocol
+//! health probes, a shared background reaper, stats, `execute`, explicit
+//! `close`, and connect backoff for targets that are offline.
+
+mod builder;
+mod maintain;
+mod managed;
+mod reaper;
+mod set;
+mod stats;
+
+pub use builder::PoolBuilder;
+pub use set::PoolSet;
+pub use stats::{HealthReport, Stats};
+
+use crate::{Error, Result};
+use managed::{Entry, Events, Managed, QuietErrors, Settings, Shared};
+use portable_atomic::Ordering::Relaxed;
+use r2d2::ManageConnection;
+use scheduled_thread_pool::ScheduledThreadPool;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// A cheap liveness check on a connection, used by the pool's health checks.
+///
+/// Every edgepool client implements it (TCP: a non-blocking peek; SNMP: GET
+/// sysUpTime.0; Redis: PING; S7: an SZL read), and every edgepool manager's
+/// `r2d2::ManageConnection::is_valid` calls it. Bounded by the connection's own
+/// I/O timeouts; never blocks forever.
+///
+/// ```
+/// use edgepool::{Probe, Result};
+/// struct Always;
+/// impl Probe for Always {
+///     fn probe(&mut self) -> Result<()> { Ok(()) }
+/// }
+/// assert!(Always.probe().is_ok());
+/// ```
+pub trait Probe {
+    /// Checks that the connection still works.
+    fn probe(&mut self) -> Result<()>;
+}
+
+/// Longest wait the pool passes to r2d2 (its deadline arithmetic would overflow
+/// on `Duration::MAX`).
+const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+type R2Pool<M> = r2d2::Pool<Managed<M>>;
+type R2Conn<M> = r2d2::PooledConnection<Managed<M>>;
+
+/// A pool of connections to one target, on top of `r2d2::Pool`.
+///
+/// Any `r2d2::ManageConnection` works; the manager's `is_valid` is the health
+/// probe. Cloning is cheap and clones share the pool.
+///
+/// ```
+/// use std::io::Write;
+/// use edgepool::{tcp, Pool};
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?.to_string();
+/// let pool = Pool::builder().max_size(2).build(tcp::Manager::new(tcp::Config::new(addr)))?;
+/// let mut conn = pool.get()?;          // a guard that derefs to tcp::Connection
+/// conn.write_all(b"hello")?;
+/// drop(conn);                          // back to the pool
+/// assert_eq!(pool.stats().acquired, 1);
+/// pool.close();
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+pub struct Pool<M: ManageConnection> {
+    inner: Arc<Inner<M>>,
+}
+
+pub(crate) struct Inner<M: ManageConnection> {
+    r2d2: R2Pool<M>,
+    shared: Arc<Shared>,
+    manager: Arc<M>,
+    workers: Arc<ScheduledThreadPool>,
+    me: Weak<Inner<M>>,
+    maint: Mutex<maintain::TopUp>,
+}
+
+impl<M: ManageConnection> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: ManageConnection + fmt::Debug> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("manager", &self.inner.r2d2)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl<M: ManageConnection> Drop for Inner<M> {
+    fn drop(&mut self) {
+        // Lets the reaper forget this pool (and exit if it was the last) now.
+        reaper::wake();
+    }
+}
+
+impl<M: ManageConnection> Pool<M> {
+    /// A builder with the defaults (max_size 10, min_idle 0, acquire timeout
+    /// 5 s, max idle time 5 min, health checks every 30 s, validation bypass
+    /// 500 ms, reconnect backoff 100 ms → 30 s).
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// let pool = Pool::builder().build(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn builder() -> PoolBuilder<M> {
+        PoolBuilder::default()
+    }
+
+    /// A pool with the default settings. Never blocks.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// let pool = Pool::new(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn new(manager: M) -> Result<Pool<M>> {
+        Self::builder().build(manager)
+    }
+
+    fn from_parts(settings: Settings, manager: M) -> Pool<M> {
+        let shared = Arc::new(Shared::new(settings));
+        let manager = Arc::new(manager);
+        let workers = reaper::workers();
+        let s = &shared.settings;
+        let r2d2 = r2d2::Pool::builder()
+            .max_size(s.max_size)
+            // The reaper keeps min_idle itself: r2d2's own would refill the
+            // pool each time maintenance takes connections out.
+            .min_idle(Some(0))
+            .test_on_check_out(true)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connection_timeout(s.acquire_timeout.min(MAX_WAIT))
+            .error_handler(Box::new(QuietErrors))
+            .event_handler(Box::new(Events(shared.clone())))
+            .thread_pool(workers.clone())
+            .build_unchecked(Managed {
+                inner: manager.clone(),
+                shared: shared.clone(),
+            });
+        let inner = Arc::new_cyclic(|me| Inner {
+            r2d2,
+            shared,
+            manager,
+            workers,
+            me: me.clone(),
+            maint: Mutex::new(maintain::TopUp::default()),
+        });
+        let weak: Weak<Inner<M>> = Arc::downgrade(&inner);
+        reaper::register(weak);
+        Pool { inner }
+    }
+
+    /// Checks out a connection, waiting up to the acquire timeout.
+    ///
+    /// A connection idle for longer than the validation bypass is probed first;
+    /// one that fails is closed and another taken. Errors: [`Error::Closed`]
+    /// after [`close`](Pool::close), [`Error::PoolTimeout`] (naming the last
+    /// connect error) when none came in time.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new(l.local_addr()?.to_string())))?;
+    /// let conn = pool.get()?;
+    /// println!("connected to {:?}", conn.peer_addr());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get(&self) -> Result<PooledConnection<M>> {
+        self.get_timeout(self.inner.shared.settings.acquire_timeout)
+    }
+
+    /// [`get`](Pool::get) with its own timeout.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new(l.local_addr()?.to_string())))?;
+    /// let conn = pool.get_timeout(std::time::Duration::from_millis(250))?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<M>> {
+        let shared = &self.inner.shared;
+        if shared.is_closed() {
+            return Err(Error::Closed);
+        }
+        if let Some(mut conn) = self.inner.r2d2.try_get() {
+            shared.counters.acquired.fetch_add(1, Relaxed);
+            conn.mark_seen();
+            return Ok(PooledConnection { conn });
+        }
+        let start = Instant::now();
+        let result = {
+            let _waiting = Waiting::new(shared);
+            self.inner.r2d2.get_timeout(timeout.min(MAX_WAIT))
+        };
+        let waited = start.elapsed();
+        shared.counters.add_wait(waited);
+        match result {
+            Ok(mut conn) => {
+                shared.counters.acquired.fetch_add(1, Relaxed);
+                conn.mark_seen();
+                let conn = PooledConnection { conn };
+                if shared.is_closed() {
+                    return Err(Error::Closed);
+                }
+                Ok(conn)
+            }
+            Err(_) if shared.is_closed() => Err(Error::Closed),
+            Err(e) => {
+                shared.counters.timeouts.fetch_add(1, Relaxed);
+                let last_error = shared
+                    .last_connect_error()
+                    .or_else(|| std::error::Error::source(&e).map(|s| s.to_string()));
+                Err(Error::PoolTimeout { waited, last_error })
+            }
+        }
+    }
+
+    /// Runs `f` on a pooled connection. When `f` returns a transport error
+    /// ([`Error::is_transport`]) or panics, the connection is closed instead of
+    /// going back to the pool; the error (or panic) reaches the caller and the
+    /// pool stays usable.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// use std::io::Write;
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new(l.local_addr()?.to_string())))?;
+    /// let n = pool.execute(|conn| {
+    ///     conn.write_all(b"PING\r\n")?;
+    ///     Ok(6)
+    /// })?;
+    /// assert_eq!(n, 6);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn execute<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut M::Connection) -> Result<T>,
+    {
+        let mut conn = self.get()?;
+        // Marked first so that a panic in `f` leaves it marked.
+        PooledConnection::discard(&mut conn);
+        let result = f(&mut conn);
+        match &result {
+            Err(e) if e.is_transport() => {}
+            _ => conn.conn.discard = false,
+        }
+        result
+    }
+
+    /// Opens connections until `min_idle` are idle, waiting up to `timeout`,
+    /// and returns how many are idle (at most `min_idle`). Optional: the pool
+    /// opens them in the background anyway.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = l.local_addr()?.to_string();
+    /// let pool = Pool::builder().min_idle(2).build(tcp::Manager::new(tcp::Config::new(addr)))?;
+    /// let ready = pool.warm_up(std::time::Duration::from_secs(2))?;
+    /// assert_eq!(ready, 2);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn warm_up(&self, timeout: Duration) -> Result<u32> {
+        if self.inner.shared.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(self.inner.warm_up(timeout.min(MAX_WAIT)))
+    }
+
+    /// Probes every idle connection now, on this thread, and closes the ones
+    /// that fail (the pool reopens `min_idle` in the background). When the
+    /// pool has no connection at all, it opens one to test the target.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new(l.local_addr()?.to_string())))?;
+    /// let report = pool.health_check();
+    /// assert_eq!((report.healthy, report.unhealthy), (1, 0));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn health_check(&self) -> HealthReport {
+        self.inner.health_check()
+    }
+
+    /// A snapshot of the pool's gauges and counters.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// let s = pool.stats();
+    /// assert_eq!(s.acquired, s.released + u64::from(s.in_use));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let state = self.inner.r2d2.state();
+        let mut stats = self.inner.shared.counters.snapshot();
+        let held = u32::try_from(
+            self.inner
+                .shared
+                .held
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(u32::MAX);
+        stats.size = state.connections;
+        stats.idle = state
+            .idle_connections
+            .saturating_add(held)
+            .min(state.connections);
+        stats.in_use = stats.in_use.min(state.connections);
+        stats
+    }
+
+    /// Closes the pool: idle connections are closed now, checked-out ones when
+    /// they come back, and later checkouts fail with [`Error::Closed`]. Calling
+    /// it again does nothing. Callers already waiting get `Closed` when their
+    /// wait ends.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool, Error};
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// pool.close();
+    /// pool.close();
+    /// assert!(matches!(pool.get(), Err(Error::Closed)));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn close(&self) {
+        if self
+            .inner
+            .shared
+            .closed
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        for mut conn in self.inner.take_idle() {
+            conn.discard = true;
+        }
+        reaper::wake();
+    }
+
+    /// True after [`close`](Pool::close).
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// assert!(!pool.is_closed());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.is_closed()
+    }
+
+    /// The `max_size` the pool was built with.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// assert_eq!(pool.max_size(), 10);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn max_size(&self) -> u32 {
+        self.inner.shared.settings.max_size
+    }
+}
+
+/// Counts a caller as waiting for as long as it lives (also on unwind).
+struct Waiting<'a>(&'a Shared);
+
+impl<'a> Waiting<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared
+            .counters
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(shared)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0
+            .counters
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A checked-out connection; derefs to the manager's connection type and goes
+/// back to the pool when dropped.
+///
+/// ```
+/// # use edgepool::{tcp, Pool};
+/// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new(l.local_addr()?.to_string())))?;
+/// let mut conn = pool.get()?;
+/// if conn.is_broken() {
+///     edgepool::PooledConnection::discard(&mut conn);
+/// }
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+pub struct PooledConnection<M: ManageConnection> {
+    conn: R2Conn<M>,
+}
+
+impl<M: ManageConnection> PooledConnection<M> {
+    /// Makes the pool close this connection instead of reusing it. An
+    /// associated function (`PooledConnection::discard(&mut conn)`) so that it
+    /// never hides a method of the connection.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// # let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// # let pool = Pool::new(tcp::Manager::new(tcp::Config::new(l.local_addr()?.to_string())))?;
+    /// let mut conn = pool.get()?;
+    /// edgepool::PooledConnection::discard(&mut conn);
+    /// drop(conn);
+    /// assert_eq!(pool.stats().size, 0);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn discard(this: &mut Self) {
+        this.conn.discard = true;
+    }
+}
+
+impl<M: ManageConnection> Drop for PooledConnection<M> {
+    fn drop(&mut self) {
+        let entry: &mut Entry<M::Connection> = &mut self.conn;
+        let shared = &entry.shared;
+        let now = Instant::now();
+        entry.last_used = now;
+        entry.last_ok = now;
+        if shared.is_closed() {
+            entry.discard = true;
+        }
+        if let Some(limit) = shared.settings.max_lifetime {
+            if now.saturating_duration_since(entry.created) >= limit {
+                entry.discard = true;
+            }
+        }
+        shared.counters.released.fetch_add(1, Relaxed);
+    }
+}
+
+impl<M: ManageConnection> Deref for PooledConnection<M> {
+    type Target = M::Connection;
+    fn deref(&self) -> &M::Connection {
+        &self.conn.conn
+    }
+}
+
+impl<M: ManageConnection> DerefMut for PooledConnection<M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        &mut self.conn.conn
+    }
+}
+
+impl<M> fmt::Debug for PooledConnection<M>
+where
+    M: ManageConnection,
+    M::Connection: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.conn.conn.fmt(f)
+    }
+}

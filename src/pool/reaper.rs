@@ -1,0 +1,130 @@
+//! The one background reaper thread and the one r2d2 worker pool that every
+//! pool in the process shares.
+//!
+//! The reaper only does bookkeeping (no I/O but closing sockets); probes run
+//! as jobs on the shared worker pool. Both go away when the last pool does.
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+/// Number of threads in the shared worker pool (connection opening and probes).
+pub(crate) const WORKER_THREADS: usize = 3;
+
+/// Something the reaper looks after.
+pub(crate) trait Maintain: Send + Sync {
+    /// One maintenance pass; returns when the next one is due, or `None` when
+    /// this pool no longer needs the reaper (closed).
+    fn maintain(&self) -> Option<Duration>;
+}
+
+enum Msg {
+    Add(Weak<dyn Maintain>),
+    Wake,
+}
+
+static REAPER: Mutex<Option<Sender<Msg>>> = Mutex::new(None);
+static WORKERS: Mutex<Option<Weak<ScheduledThreadPool>>> = Mutex::new(None);
+
+/// The shared worker pool, created on first use and dropped with the last pool.
+pub(crate) fn workers() -> Arc<ScheduledThreadPool> {
+    let mut slot = WORKERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pool) = slot.as_ref().and_then(Weak::upgrade) {
+        return pool;
+    }
+    let pool = Arc::new(
+        ScheduledThreadPool::builder()
+            .num_threads(WORKER_THREADS)
+            .thread_name_pattern("edgepool-worker-{}")
+            .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
+            .build(),
+    );
+    *slot = Some(Arc::downgrade(&pool));
+    pool
+}
+
+/// Puts a pool under the shared reaper, starting the reaper if needed. Its
+/// first pass runs at once.
+pub(crate) fn register(target: Weak<dyn Maintain>) {
+    let mut slot = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+    let msg = Msg::Add(target);
+    let msg = match slot.as_ref() {
+        Some(tx) => match tx.send(msg) {
+            Ok(()) => return,
+            Err(crossbeam_channel::SendError(msg)) => msg,
+        },
+        None => msg,
+    };
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let _ = tx.send(msg);
+    let spawned = std::thread::Builder::new()
+        .name("edgepool-reaper".into())
+        .spawn(move || run(rx));
+    match spawned {
+        Ok(_) => *slot = Some(tx),
+        Err(e) => log::error!("cannot start the edgepool reaper thread: {e}"),
+    }
+}
+
+/// Asks the reaper to look at its pools now (one closed or dropped).
+pub(crate) fn wake() {
+    let slot = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(tx) = slot.as_ref() {
+        let _ = tx.send(Msg::Wake);
+    }
+}
+
+struct Scheduled {
+    target: Weak<dyn Maintain>,
+    next: Instant,
+}
+
+fn run(rx: Receiver<Msg>) {
+    let mut pools: Vec<Scheduled> = Vec::new();
+    loop {
+        let next = pools.iter().map(|p| p.next).min();
+        let msg = match next {
+            Some(at) => rx.recv_deadline(at),
+            None => rx.recv_timeout(Duration::from_millis(100)),
+        };
+        match msg {
+            Ok(Msg::Add(target)) => pools.push(Scheduled {
+                target,
+                next: Instant::now(),
+            }),
+            Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        pools.retain_mut(|p| {
+            if p.next > now {
+                return p.target.strong_count() > 0;
+            }
+            let Some(target) = p.target.upgrade() else {
+                return false;
+            };
+            // A bug in one pool must not stop the reaper of every pool.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| target.maintain())) {
+                Ok(Some(period)) => {
+                    p.next = Instant::now() + period.min(Duration::from_secs(1));
+                    true
+                }
+                Ok(None) => false,
+                Err(_) => {
+                    log::error!("edgepool: a pool's maintenance panicked; it is no longer reaped");
+                    false
+                }
+            }
+        });
+        if pools.is_empty() {
+            // Leave only if nobody registered meanwhile: registration holds
+            // this lock while it sends.
+            let mut slot = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
+            if rx.is_empty() {
+                *slot = None;
+                return;
+            }
+        }
+    }
+}

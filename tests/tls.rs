@@ -1,0 +1,465 @@
+//! TLS through `edgepool::net` and `edgepool::tcp`, against a loopback
+//! `native_tls` echo server with certificates made by the `openssl` CLI.
+#![cfg(feature = "tls")]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use edgepool::net::{self, ConnectOptions, SocketState, Stream, TlsMode};
+use edgepool::tcp::{Config, Manager};
+use edgepool::{Error, Phase};
+use native_tls::{Identity, TlsAcceptor, TlsStream};
+use r2d2::ManageConnection;
+
+const MARGIN: Duration = Duration::from_millis(300);
+
+// ---------------------------------------------------------------- certificates
+
+struct Certs {
+    ca: Vec<u8>,
+    other_ca: Vec<u8>,
+    server: (Vec<u8>, Vec<u8>),
+    self_signed: (Vec<u8>, Vec<u8>),
+}
+
+const OPENSSL_CNF: &str = "\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = edgepool test
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+";
+
+/// Removes the scratch directory, also when generation panics.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `openssl` with whitespace-separated `args` in `dir`.
+fn openssl(dir: &Path, args: &str) {
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let out = match Command::new("openssl")
+        .args(&args)
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => panic!(
+            "these tests need the `openssl` command ({e}); on Debian: apt-get install openssl"
+        ),
+    };
+    assert!(
+        out.status.success(),
+        "openssl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `openssl req` making a P-256 key (PKCS#8 PEM) and a certificate or CSR.
+fn req(dir: &Path, key: &str, out: &str, subject: &str, extra: &str) {
+    openssl(
+        dir,
+        &format!(
+            "req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+             -config openssl.cnf -keyout {key} -out {out} -subj {subject} {extra}"
+        ),
+    );
+}
+
+fn temp_dir(name: &str) -> TempDir {
+    let pid = std::process::id();
+    let path = std::env::temp_dir().join(format!("edgepool-tls-test-{pid}-{name}"));
+    fs::create_dir_all(&path).expect("create a scratch directory");
+    TempDir(path)
+}
+
+fn generate() -> Certs {
+    let tmp = temp_dir("certs");
+    let dir = tmp.0.as_path();
+    fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).expect("write openssl.cnf");
+
+    let ca = "-x509 -days 2 -extensions ca_ext";
+    req(dir, "ca.key", "ca.pem", "/CN=edgepool-test-CA", ca);
+    req(dir, "other.key", "other.pem", "/CN=edgepool-other-CA", ca);
+    req(dir, "server.key", "server.csr", "/CN=localhost", "");
+    openssl(
+        dir,
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
+         -extfile openssl.cnf -extensions server_ext -out server.pem",
+    );
+    let self_signed = "-x509 -days 2 -extensions server_ext";
+    req(dir, "self.key", "self.pem", "/CN=localhost", self_signed);
+
+    let read = |name: &str| fs::read(dir.join(name)).expect("read a generated file");
+    Certs {
+        ca: read("ca.pem"),
+        other_ca: read("other.pem"),
+        server: (read("server.pem"), read("server.key")),
+        self_signed: (read("self.pem"), read("self.key")),
+    }
+}
+
+fn certs() -> &'static Certs {
+    static CERTS: OnceLock<Certs> = OnceLock::new();
+    CERTS.get_or_init(generate)
+}
+
+// ---------------------------------------------------------------- servers
+
+/// A TLS echo server on 127.0.0.1:0 (TLS 1.2: native_tls's OpenSSL acceptor
+/// does not offer 1.3). The message `close` makes it send close_notify and hang up.
+fn echo_server((cert, key): &(Vec<u8>, Vec<u8>)) -> SocketAddr {
+    let identity = Identity::from_pkcs8(cert, key).expect("server identity");
+    let acceptor = TlsAcceptor::new(identity).expect("acceptor");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let acceptor = acceptor.clone();
+            thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+                if let Ok(tls) = acceptor.accept(tcp) {
+                    echo(tls);
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn echo(mut tls: TlsStream<TcpStream>) {
+    let mut buf = [0; 1024];
+    loop {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) if &buf[..n] == b"close" => {
+                let _ = tls.shutdown();
+                return;
+            }
+            Ok(n) => {
+                if tls.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A server that accepts TCP and never says a word.
+fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for tcp in listener.incoming().flatten() {
+            held.push(tcp);
+        }
+    });
+    addr
+}
+
+/// `openssl s_server -tls1_3 -rev` for one connection: a TLS 1.3 server that
+/// sends session tickets after the handshake, answers each line reversed, and
+/// hangs up on the line `CLOSE`. Killed on drop.
+struct SServer {
+    addr: SocketAddr,
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    _dir: TempDir,
+}
+
+impl SServer {
+    fn start((cert, key): &(Vec<u8>, Vec<u8>)) -> SServer {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let dir = temp_dir(&format!("s_server-{n}"));
+        fs::write(dir.0.join("cert.pem"), cert).expect("write cert");
+        fs::write(dir.0.join("key.pem"), key).expect("write key");
+        let spawned = Command::new("openssl")
+            .args(["s_server", "-accept", "127.0.0.1:0", "-cert", "cert.pem"])
+            .args(["-key", "key.pem", "-tls1_3", "-rev", "-naccept", "1"])
+            .current_dir(&dir.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                panic!("these tests need `openssl` ({e}); on Debian: apt-get install openssl")
+            }
+        };
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            match stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    let _ = child.kill();
+                    panic!("openssl s_server exited before listening");
+                }
+                Ok(_) => {}
+            }
+            if let Some(addr) = line.trim().strip_prefix("ACCEPT ") {
+                break addr.parse().expect("s_server's ACCEPT address");
+            }
+        };
+        SServer {
+            addr,
+            child,
+            _stdout: stdout,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn verified(server_name: Option<&str>, ca: &[u8]) -> TlsMode {
+    TlsMode::Verified {
+        server_name: server_name.map(str::to_owned),
+        ca: Some(ca.to_vec()),
+    }
+}
+
+fn connect(addr: &str, tls: &TlsMode) -> edgepool::Result<Stream> {
+    Stream::connect(addr, &ConnectOptions::default(), tls)
+}
+
+fn assert_echoes(stream: &mut impl ReadWrite, msg: &[u8]) {
+    stream.write_all(msg).expect("write");
+    let mut buf = vec![0; msg.len()];
+    stream.read_exact(&mut buf).expect("read the echo");
+    assert_eq!(buf, msg);
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn expect_tls_error(result: edgepool::Result<Stream>) {
+    match result {
+        Err(Error::Tls(e)) => assert!(!e.to_string().is_empty()),
+        other => panic!("expected Error::Tls, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn verified_with_our_ca_connects_and_echoes() {
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    let mut stream = connect(&addr, &verified(Some("localhost"), &certs.ca)).expect("connect");
+    assert!(stream.is_tls());
+    assert_echoes(&mut stream, b"hello over tls");
+    assert_eq!(
+        stream.tcp().read_timeout().expect("rt"),
+        Some(Duration::from_secs(5)),
+        "the I/O timeout is restored after the handshake"
+    );
+}
+
+#[test]
+fn server_name_defaults_to_the_host_of_the_address() {
+    let certs = certs();
+    let port = echo_server(&certs.server).port();
+    // IP SAN 127.0.0.1
+    let mut stream = connect(&format!("127.0.0.1:{port}"), &verified(None, &certs.ca))
+        .expect("verify against the IP SAN");
+    assert_echoes(&mut stream, b"ip");
+    // DNS SAN localhost (which may first resolve to ::1, where nothing listens)
+    let mut stream = connect(&format!("localhost:{port}"), &verified(None, &certs.ca))
+        .expect("verify against the DNS SAN");
+    assert_echoes(&mut stream, b"dns");
+}
+
+#[test]
+fn an_unknown_ca_is_rejected() {
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    expect_tls_error(connect(
+        &addr,
+        &verified(Some("localhost"), &certs.other_ca),
+    ));
+    let system_roots_only = TlsMode::Verified {
+        server_name: Some("localhost".into()),
+        ca: None,
+    };
+    expect_tls_error(connect(&addr, &system_roots_only));
+}
+
+#[test]
+fn a_wrong_hostname_is_rejected() {
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    expect_tls_error(connect(&addr, &verified(Some("wrong.example"), &certs.ca)));
+}
+
+#[test]
+fn insecure_accepts_a_self_signed_server_and_verified_does_not() {
+    let certs = certs();
+    let addr = echo_server(&certs.self_signed).to_string();
+    let mut stream = connect(&addr, &TlsMode::Insecure).expect("insecure connect");
+    assert_echoes(&mut stream, b"lab device");
+    expect_tls_error(connect(&addr, &verified(Some("localhost"), &certs.ca)));
+}
+
+#[test]
+fn a_ca_that_is_not_pem_is_a_config_error() {
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    let result = connect(&addr, &verified(Some("localhost"), b"not a certificate"));
+    assert!(matches!(result, Err(Error::Config(_))), "{result:?}");
+}
+
+#[test]
+fn a_silent_server_times_out_the_handshake() {
+    let addr = silent_server().to_string();
+    let timeout = Duration::from_millis(500);
+    let opts = ConnectOptions::default().connect_timeout(timeout);
+    let start = Instant::now();
+    let result = Stream::connect(&addr, &opts, &TlsMode::Insecure);
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(result, Err(Error::Timeout(Phase::TlsHandshake))),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= timeout - Duration::from_millis(20),
+        "{elapsed:?}"
+    );
+    assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
+}
+
+#[test]
+fn state_is_idle_after_the_handshake_and_closed_after_close_notify() {
+    // native_tls's OpenSSL acceptor speaks TLS 1.2 at most; see the next test for 1.3.
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    let mut stream = connect(&addr, &verified(Some("localhost"), &certs.ca)).expect("connect");
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(stream.state(), SocketState::Idle);
+    assert_echoes(&mut stream, b"ping");
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(stream.state(), SocketState::Idle);
+    assert_echoes(&mut stream, b"still usable after state()");
+
+    stream.write_all(b"close").expect("write");
+    assert!(eventually(|| stream.state() == SocketState::Closed));
+}
+
+#[test]
+fn tls13_session_tickets_do_not_make_a_connection_dirty() {
+    let certs = certs();
+    let server = SServer::start(&certs.server);
+    let config = Config::new(server.addr.to_string()).tls(verified(Some("localhost"), &certs.ca));
+    let manager = Manager::new(config);
+    let mut conn = manager.connect().expect("connect");
+
+    // The tickets arrive after the handshake: the raw socket holds bytes...
+    let raw_dirty = || net::socket_state(conn.stream().tcp()) == SocketState::Dirty;
+    assert!(eventually(raw_dirty), "expected TLS 1.3 session tickets");
+    // ...which the TLS-aware check processes instead of calling them stray data.
+    assert_eq!(conn.stream_mut().state(), SocketState::Idle);
+    assert_eq!(net::socket_state(conn.stream().tcp()), SocketState::Idle);
+    manager
+        .is_valid(&mut conn)
+        .expect("idle after the handshake");
+
+    conn.write_all(b"ping\n").expect("write");
+    let mut reply = [0; 5];
+    conn.read_exact(&mut reply).expect("read");
+    assert_eq!(&reply, b"gnip\n", "s_server -rev reverses each line");
+    manager.is_valid(&mut conn).expect("idle after an exchange");
+    assert!(!manager.has_broken(&mut conn));
+
+    conn.write_all(b"CLOSE\n").expect("write");
+    assert!(eventually(|| manager.is_valid(&mut conn).is_err()));
+    assert!(manager.has_broken(&mut conn));
+    assert_eq!(conn.stream_mut().state(), SocketState::Closed);
+}
+
+#[test]
+fn state_is_dirty_when_the_server_sent_unasked_data() {
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    let mut stream = connect(&addr, &verified(Some("localhost"), &certs.ca)).expect("connect");
+    // Ask for an echo but do not read it: a late reply.
+    stream.write_all(b"late").expect("write");
+    assert!(eventually(|| stream.state() == SocketState::Dirty));
+}
+
+#[test]
+fn manager_works_in_a_plain_r2d2_pool() {
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    let config = Config::new(addr).tls(verified(Some("localhost"), &certs.ca));
+    let manager = Manager::new(config);
+    let pool = r2d2::Pool::builder()
+        .max_size(2)
+        .min_idle(Some(0))
+        .build(manager.clone())
+        .expect("build never connects with min_idle 0");
+
+    let mut conn = pool.get().expect("checkout");
+    assert!(conn.stream().is_tls());
+    assert_echoes(&mut *conn, b"pooled");
+    // The server hangs up: the read sees the end of the stream and marks the
+    // connection broken, so r2d2 drops it on return.
+    conn.write_all(b"close").expect("write");
+    assert_eq!(conn.read(&mut [0; 8]).expect("close_notify"), 0);
+    assert!(conn.is_broken());
+    drop(conn);
+    assert_eq!(pool.state().connections, 0);
+
+    let mut conn = pool.get().expect("a fresh connection");
+    assert_echoes(&mut *conn, b"again");
+    drop(conn);
+
+    // is_valid passes on a live connection and fails once the server closed it.
+    let mut conn = manager.connect().expect("connect");
+    manager.is_valid(&mut conn).expect("live");
+    assert!(!manager.has_broken(&mut conn));
+    conn.write_all(b"close").expect("write");
+    assert!(eventually(|| manager.is_valid(&mut conn).is_err()));
+    assert!(manager.has_broken(&mut conn));
+}
