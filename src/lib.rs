@@ -1,4 +1,55 @@
-//! edgepool: blocking, thread-based connection pools for edge gateways.
+//! Blocking, thread-based connection pools for edge gateways: SNMP, Siemens
+//! S7, Redis and raw TCP/TLS, with no async runtime.
+//!
+//! [`Pool`] wraps an `r2d2::Pool` and adds protocol health probes, one shared
+//! background reaper (idle eviction, background probes, `min_idle`), [`Stats`],
+//! [`Pool::execute`] (which discards a connection after a transport error),
+//! acquire timeouts that name the last connect error, connect backoff, and an
+//! explicit [`Pool::close`]. [`PoolSet`] keeps one pool per target for
+//! gateways that poll many devices; every pool in the process shares the same
+//! four background threads.
+//!
+//! Every manager ([`tcp::Manager`], …) is an `r2d2::ManageConnection`, so it
+//! also works in a plain `r2d2::Pool`.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::Duration;
+//! use edgepool::{tcp, Pool};
+//!
+//! // A loopback echo server standing in for a device.
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?.to_string();
+//! std::thread::spawn(move || {
+//!     for mut s in listener.incoming().flatten() {
+//!         std::thread::spawn(move || {
+//!             let mut buf = [0u8; 64];
+//!             while let Ok(n @ 1..) = s.read(&mut buf) {
+//!                 if s.write_all(&buf[..n]).is_err() { break; }
+//!             }
+//!         });
+//!     }
+//! });
+//!
+//! let pool = Pool::builder()
+//!     .max_size(4)
+//!     .acquire_timeout(Duration::from_secs(2))
+//!     .build(tcp::Manager::new(tcp::Config::new(addr)))?;
+//! let echoed = pool.execute(|conn| {
+//!     conn.write_all(b"ping")?;
+//!     let mut buf = [0u8; 4];
+//!     conn.read_exact(&mut buf)?;
+//!     Ok(buf)
+//! })?;
+//! assert_eq!(&echoed, b"ping");
+//! let stats = pool.stats();
+//! assert_eq!((stats.acquired, stats.released, stats.in_use), (1, 1, 0));
+//! pool.close();
+//! # Ok::<(), edgepool::Error>(())
+//! ```
+//!
+//! # Features
+//! `tls` (native-tls), `snmp`, `s7`, `redis`, `tunnel`, `sim`: all on by default.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
