@@ -329,7 +329,7 @@ impl<M: ManageConnection> Maintain for Inner<M> {
             return Some(self.tick());
         };
         let now = Instant::now();
-        if t.next_scan.map_or(true, |at| at <= now) {
+        if t.next_scan.is_none_or(|at| at <= now) {
             t.next_scan = Some(self.scan(now, &mut t));
         } else {
             self.refill_locked(&mut t);
