@@ -61,4 +61,6 @@ pub mod pool;
 pub mod tcp;
 
 pub use error::{Error, Phase, Result};
-pub use pool::{HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, Probe, Stats};
+pub use pool::{
+    set_worker_threads, HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, Probe, Stats,
+};

@@ -45,6 +45,36 @@ pub trait Probe {
     fn probe(&mut self) -> Result<()>;
 }
 
+/// Sets the size of the worker pool that every pool shares for opening
+/// connections and running background probes. Defaults to 3 (r2d2's default).
+/// Pools built after the call use a worker pool of the new size; pools built
+/// before keep theirs until they are dropped. Must be 1 to 1024.
+///
+/// # Sizing
+/// A dial to an unreachable device can hold a worker for the whole connect
+/// timeout, and so can a probe of a device that stopped answering. With the
+/// default backoff (capped at 30 s) each such device costs about
+/// `connect timeout / 30 s` of a worker, 0.1 with a 3 s connect timeout: about
+/// 30 dead devices keep 3 workers busy, and the live ones then wait for a
+/// worker to connect. A gateway polling hundreds of devices that may go
+/// offline should raise this (dead devices / 10, plus a few).
+///
+/// ```
+/// edgepool::set_worker_threads(8)?;
+/// # edgepool::set_worker_threads(3)?;
+/// assert!(edgepool::set_worker_threads(0).is_err());
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+pub fn set_worker_threads(threads: usize) -> Result<()> {
+    if !(1..=1024).contains(&threads) {
+        return Err(Error::Config(format!(
+            "worker threads must be 1 to 1024, not {threads}"
+        )));
+    }
+    reaper::set_worker_threads(threads);
+    Ok(())
+}
+
 /// Longest wait the pool passes to r2d2 (its deadline arithmetic would overflow
 /// on `Duration::MAX`).
 const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);

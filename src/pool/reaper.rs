@@ -6,11 +6,15 @@
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-/// Number of threads in the shared worker pool (connection opening and probes).
+/// Default number of threads in the shared worker pool (connection opening and
+/// probes); r2d2's default too.
 pub(crate) const WORKER_THREADS: usize = 3;
+
+static WORKER_COUNT: AtomicUsize = AtomicUsize::new(WORKER_THREADS);
 
 /// Something the reaper looks after.
 pub(crate) trait Maintain: Send + Sync {
@@ -25,23 +29,31 @@ enum Msg {
 }
 
 static REAPER: Mutex<Option<Sender<Msg>>> = Mutex::new(None);
-static WORKERS: Mutex<Option<Weak<ScheduledThreadPool>>> = Mutex::new(None);
+static WORKERS: Mutex<Option<(Weak<ScheduledThreadPool>, usize)>> = Mutex::new(None);
 
 /// The shared worker pool, created on first use and dropped with the last pool.
 pub(crate) fn workers() -> Arc<ScheduledThreadPool> {
+    let threads = WORKER_COUNT.load(Ordering::Relaxed);
     let mut slot = WORKERS.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(pool) = slot.as_ref().and_then(Weak::upgrade) {
-        return pool;
+    if let Some((pool, size)) = slot.as_ref() {
+        if let (Some(pool), true) = (pool.upgrade(), *size == threads) {
+            return pool;
+        }
     }
     let pool = Arc::new(
         ScheduledThreadPool::builder()
-            .num_threads(WORKER_THREADS)
+            .num_threads(threads)
             .thread_name_pattern("edgepool-worker-{}")
             .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
             .build(),
     );
-    *slot = Some(Arc::downgrade(&pool));
+    *slot = Some((Arc::downgrade(&pool), threads));
     pool
+}
+
+/// See [`crate::pool::set_worker_threads`].
+pub(crate) fn set_worker_threads(threads: usize) {
+    WORKER_COUNT.store(threads, Ordering::Relaxed);
 }
 
 /// Puts a pool under the shared reaper, starting the reaper if needed. Its
