@@ -1,10 +1,13 @@
 //! Background threads and sockets do not grow with the number of pools, and
 //! go away with the pools. Alone in its binary: it counts the process's threads.
 
+mod common;
+use common::eventually_within;
+
 use edgepool::{tcp, Pool, PoolSet};
 use std::net::TcpListener;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -16,17 +19,6 @@ fn fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("this test needs Linux /proc")
         .count()
-}
-
-fn settle(limit: Duration, want: impl Fn() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if want() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    want()
 }
 
 #[test]
@@ -69,12 +61,12 @@ fn pools_share_background_threads_and_leave_nothing_behind() {
         );
         drop(pools);
         assert!(
-            settle(Duration::from_secs(3), || threads() == base_threads),
+            eventually_within(Duration::from_secs(3), || threads() == base_threads),
             "round {round}: {} threads after dropping the pools, {base_threads} before",
             threads()
         );
         assert!(
-            settle(Duration::from_secs(3), || fds() == base_fds),
+            eventually_within(Duration::from_secs(3), || fds() == base_fds),
             "round {round}: {} fds after dropping the pools, {base_fds} before",
             fds()
         );
@@ -92,6 +84,6 @@ fn pools_share_background_threads_and_leave_nothing_behind() {
     assert!(threads() <= base_threads + 4);
     set.close();
     drop(set);
-    assert!(settle(Duration::from_secs(3), || threads() == base_threads));
-    assert!(settle(Duration::from_secs(3), || fds() == base_fds));
+    assert!(eventually_within(Duration::from_secs(3), || threads() == base_threads));
+    assert!(eventually_within(Duration::from_secs(3), || fds() == base_fds));
 }

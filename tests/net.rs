@@ -1,8 +1,10 @@
 //! `edgepool::net` and `edgepool::tcp` over plain TCP, on real loopback sockets.
 
+mod common;
+use common::eventually;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use edgepool::net::{self, ConnectOptions, Keepalive, SocketState, Stream, TlsMode};
@@ -23,18 +25,6 @@ fn listener() -> (TcpListener, String) {
 fn closed_port() -> SocketAddr {
     let (listener, _) = listener();
     listener.local_addr().expect("local_addr")
-}
-
-/// Polls `f` every 10 ms until it returns true or 2 s pass.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    false
 }
 
 #[test]

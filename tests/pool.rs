@@ -1,5 +1,8 @@
 //! Pure pool logic against an in-memory fake manager.
 
+mod common;
+use common::eventually_within;
+
 use edgepool::{Error, Pool, PoolSet, PooledConnection};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -97,18 +100,6 @@ impl Fake {
     }
 }
 
-/// Waits until `cond` holds or `limit` passes; returns whether it held.
-fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    cond()
-}
-
 fn quiet() -> edgepool::PoolBuilder<Fake> {
     Pool::builder()
         .health_check_interval(None)
@@ -201,7 +192,7 @@ fn idle_connections_are_evicted_down_to_min_idle() {
     // The tick is max_idle_time / 4 = 50 ms.
     let tick = Duration::from_millis(50);
     assert!(
-        eventually(max_idle + tick + Duration::from_millis(100), || pool
+        eventually_within(max_idle + tick + Duration::from_millis(100), || pool
             .stats()
             .size
             == 1),
@@ -227,7 +218,10 @@ fn min_idle_is_kept_in_the_background_and_warm_up_waits_for_it() {
     let mut c = pool.get().unwrap();
     c.broken = true;
     drop(c);
-    assert!(eventually(Duration::from_secs(2), || pool.stats().idle == 3));
+    assert!(eventually_within(Duration::from_secs(2), || pool
+        .stats()
+        .idle
+        == 3));
     assert_eq!(pool.stats().created, 4);
     // No churn: nothing more is opened.
     thread::sleep(Duration::from_millis(300));
@@ -247,7 +241,10 @@ fn health_check_reports_and_replaces_broken_connections() {
     let r = pool.health_check();
     assert_eq!((r.healthy, r.unhealthy), (0, 2), "{r}");
     assert!(r.last_error.unwrap().contains("fake probe failed"));
-    assert!(eventually(Duration::from_secs(2), || pool.stats().idle == 2));
+    assert!(eventually_within(Duration::from_secs(2), || pool
+        .stats()
+        .idle
+        == 2));
     assert_eq!(pool.health_check().healthy, 2);
     let s = pool.stats();
     assert_eq!((s.created, s.closed, s.health_failures), (4, 2, 2), "{s}");
@@ -282,13 +279,13 @@ fn reaper_probes_idle_connections_and_replaces_failures() {
         .build(fake.clone())
         .unwrap();
     assert_eq!(pool.warm_up(Duration::from_secs(2)).unwrap(), 2);
-    assert!(eventually(Duration::from_secs(2), || pool
+    assert!(eventually_within(Duration::from_secs(2), || pool
         .stats()
         .health_checks
         >= 2));
     fake.break_all();
     assert!(
-        eventually(Duration::from_secs(2), || {
+        eventually_within(Duration::from_secs(2), || {
             let s = pool.stats();
             s.health_failures >= 2 && s.created >= 4 && s.idle == 2
         }),
@@ -430,7 +427,7 @@ fn discard_and_max_lifetime_close_on_return() {
     assert_eq!(fake.live(), 0, "too old: closed on return");
     drop(pool.get().unwrap());
     assert!(
-        eventually(Duration::from_millis(500), || fake.live() == 0),
+        eventually_within(Duration::from_millis(500), || fake.live() == 0),
         "reaper closes old idle ones"
     );
 }
@@ -500,4 +497,14 @@ fn pool_set_creates_pools_on_first_use() {
     for (_, fake) in fakes.lock().unwrap().iter() {
         assert_eq!(fake.live(), 0);
     }
+}
+
+#[test]
+fn pools_and_guards_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Pool<Fake>>();
+    send_sync::<PoolSet<String, Fake>>();
+    send::<PooledConnection<Fake>>();
+    send_sync::<edgepool::Error>();
 }

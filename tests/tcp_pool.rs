@@ -1,5 +1,8 @@
 //! The pool with the TCP manager against real loopback peers.
 
+mod common;
+use common::eventually;
+
 use edgepool::{tcp, Error, Pool};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -94,7 +97,7 @@ fn a_peer_that_hangs_up_is_detected_and_replaced() {
         .unwrap();
     let held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
     drop(held);
-    assert!(wait(|| peer.count() == 3));
+    assert!(eventually(|| peer.count() == 3));
     peer.hangup();
     thread::sleep(Duration::from_millis(50));
     let r = pool.health_check();
@@ -105,7 +108,7 @@ fn a_peer_that_hangs_up_is_detected_and_replaced() {
     c.write_all(b"x").unwrap();
     drop(c);
     // A hang-up found at checkout is replaced transparently.
-    assert!(wait(|| peer.count() == 1));
+    assert!(eventually(|| peer.count() == 1));
     peer.hangup();
     thread::sleep(Duration::from_millis(50));
     let mut c = pool.get().unwrap();
@@ -143,15 +146,4 @@ fn an_unreachable_target_fails_fast_and_recovers() {
     let (_server_side, _) = listener.accept().unwrap();
     drop(c);
     assert!(pool.health_check().is_healthy());
-}
-
-fn wait(cond: impl Fn() -> bool) -> bool {
-    let end = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-    false
 }

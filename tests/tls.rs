@@ -2,6 +2,9 @@
 //! `native_tls` echo server with certificates made by the `openssl` CLI.
 #![cfg(feature = "tls")]
 
+mod common;
+use common::eventually;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -263,17 +266,6 @@ fn assert_echoes(stream: &mut impl ReadWrite, msg: &[u8]) {
 
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
-
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
 
 fn expect_tls_error(result: edgepool::Result<Stream>) {
     match result {

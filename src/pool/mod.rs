@@ -317,7 +317,9 @@ impl<M: ManageConnection> Pool<M> {
 
     /// Probes every idle connection now, on this thread, and closes the ones
     /// that fail (the pool reopens `min_idle` in the background). When the
-    /// pool has no connection at all, it opens one to test the target.
+    /// pool has no connection at all, it opens one to test the target (or
+    /// reports the last connect error at once while connects back off).
+    /// Connections checked out by callers are not probed.
     ///
     /// ```
     /// # use edgepool::{tcp, Pool};
