@@ -83,6 +83,18 @@ pub enum Error {
     /// holding bytes nobody asked for).
     #[error("unhealthy connection: {0}")]
     Unhealthy(String),
+    /// The peer sent bytes that break the protocol (malformed, too large, or
+    /// an unexpected reply). The connection is out of step and is discarded.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The server refused the credentials (or the user lacks the rights to
+    /// log in). Retrying will not help.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// A Redis server's error reply (`ERR …`, `WRONGTYPE …`); the connection
+    /// stays usable.
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 fn pool_timeout_message(waited: Duration, last_error: Option<&str>) -> String {
@@ -106,8 +118,16 @@ impl Error {
     /// ```
     pub fn is_transport(&self) -> bool {
         match self {
-            Error::Io(_) | Error::Timeout(_) | Error::Tls(_) | Error::Unhealthy(_) => true,
-            Error::PoolTimeout { .. } | Error::Closed | Error::Config(_) => false,
+            Error::Io(_)
+            | Error::Timeout(_)
+            | Error::Tls(_)
+            | Error::Unhealthy(_)
+            | Error::Protocol(_) => true,
+            Error::PoolTimeout { .. }
+            | Error::Closed
+            | Error::Config(_)
+            | Error::Auth(_)
+            | Error::Redis(_) => false,
         }
     }
 

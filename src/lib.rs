@@ -58,6 +58,8 @@ mod backoff;
 mod error;
 pub mod net;
 pub mod pool;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod tcp;
 
 pub use error::{Error, Phase, Result};
