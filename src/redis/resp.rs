@@ -183,7 +183,8 @@ fn bad(msg: impl Into<String>) -> Error {
 fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>> {
     let rest = &buf[*pos..];
     let window = &rest[..rest.len().min(MAX_LINE + 2)];
-    match window.iter().position(|&b| b == b'\r') {
+    match window.iter().position(|&b| b == b'\r' || b == b'\n') {
+        Some(i) if rest[i] == b'\n' => Err(bad("LF inside a line")),
         Some(i) => {
             if i + 1 >= rest.len() {
                 return Ok(None);
@@ -533,6 +534,7 @@ mod tests {
             b"*-5\r\n",
             b"*1\r\n?\r\n",
             b"$3\r\nabc\n\n",
+            b"+O\nK\r\n",
         ] {
             assert!(
                 matches!(decode(bad, &l), Err(Error::Protocol(_))),

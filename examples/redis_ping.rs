@@ -1,0 +1,98 @@
+//! A short load through a Redis pool, then the pool's stats.
+//!
+//! `cargo run --example redis_ping -- [redis://[user:pass@]host:port/db] [--threads N] [--seconds N]`
+//!
+//! Defaults to `redis://127.0.0.1:6379`.
+
+use edgepool::{redis, Pool};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut url = "redis://127.0.0.1:6379".to_string();
+    let (mut threads, mut seconds) = (4usize, 3u64);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--threads" => {
+                threads = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--threads N")?
+            }
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--seconds N")?
+            }
+            "-h" | "--help" => {
+                println!("usage: redis_ping [redis://[user:pass@]host:port/db] [--threads N] [--seconds N]");
+                return Ok(());
+            }
+            other => url = other.to_string(),
+        }
+    }
+    let config = redis::Config::from_url(&url)?;
+    println!(
+        "{threads} threads for {seconds} s against {} (db {})",
+        config.addr, config.db
+    );
+    let pool = Pool::builder()
+        .max_size(threads as u32)
+        .acquire_timeout(Duration::from_secs(2))
+        .build(redis::Manager::new(config))?;
+    // One call first, so that a wrong address or password says so at once.
+    pool.execute(|c| c.ping())?;
+
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let (pool, ok, failed) = (pool.clone(), ok.clone(), failed.clone());
+            thread::spawn(move || {
+                let key = format!("edgepool:example:{t}");
+                let mut n = 0u64;
+                while Instant::now() < end {
+                    n += 1;
+                    let r = match n % 3 {
+                        0 => pool.execute(|c| c.ping()),
+                        1 => pool.execute(|c| c.set(&key, n.to_string())),
+                        _ => pool.execute(|c| c.get(&key)).map(drop),
+                    };
+                    match r {
+                        Ok(()) => ok.fetch_add(1, Relaxed),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            thread::sleep(Duration::from_millis(100));
+                            failed.fetch_add(1, Relaxed)
+                        }
+                    };
+                }
+                let _ = pool.execute(|c| c.del(&[&key]));
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    let done = ok.load(Relaxed);
+    println!(
+        "{done} requests ({:.0}/s), {} failed",
+        done as f64 / seconds.max(1) as f64,
+        failed.load(Relaxed)
+    );
+    println!("pool: {}", pool.stats());
+    println!("health: {}", pool.health_check());
+    Ok(())
+}
