@@ -83,7 +83,10 @@ impl Shared {
     }
 }
 
-/// One pooled connection with the pool's bookkeeping.
+/// One pooled connection with the pool's bookkeeping. r2d2 holds it boxed
+/// (`Managed`'s connection type is `Box<Entry<C>>`): r2d2 moves its connection
+/// several times per checkout + return, and a box keeps those moves small
+/// whatever the size of the user's connection.
 pub(crate) struct Entry<C> {
     pub(crate) conn: C,
     pub(crate) shared: Arc<Shared>,
@@ -203,7 +206,7 @@ pub(crate) fn probe<M: r2d2::ManageConnection>(
 }
 
 impl<M: r2d2::ManageConnection> r2d2::ManageConnection for Managed<M> {
-    type Connection = Entry<M::Connection>;
+    type Connection = Box<Entry<M::Connection>>;
     type Error = ConnectError<M::Error>;
 
     fn connect(&self) -> Result<Self::Connection, Self::Error> {
@@ -234,7 +237,7 @@ impl<M: r2d2::ManageConnection> r2d2::ManageConnection for Managed<M> {
                 dial.last_error = None;
                 drop(dial);
                 let now = Instant::now();
-                Ok(Entry {
+                Ok(Box::new(Entry {
                     conn,
                     shared: self.shared.clone(),
                     created: now,
@@ -242,7 +245,7 @@ impl<M: r2d2::ManageConnection> r2d2::ManageConnection for Managed<M> {
                     last_ok: now,
                     discard: false,
                     fresh: true,
-                })
+                }))
             }
             Err(e) => {
                 let msg = e.to_string();
