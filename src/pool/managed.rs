@@ -44,6 +44,26 @@ struct DialState {
     backoff: Backoff,
     next_attempt: Option<Instant>,
     last_error: Option<String>,
+    /// The last connect failed in a way a retry cannot fix.
+    fatal: Option<Fatal>,
+}
+
+/// A connect error that waiting will not cure, kept so that callers get it at
+/// once instead of waiting for the acquire timeout.
+#[derive(Debug, Clone)]
+enum Fatal {
+    Auth(String),
+    Config(String),
+}
+
+impl Fatal {
+    fn of<E: 'static>(e: &E) -> Option<Fatal> {
+        match (e as &dyn std::any::Any).downcast_ref::<crate::Error>()? {
+            crate::Error::Auth(m) => Some(Fatal::Auth(m.clone())),
+            crate::Error::Config(m) => Some(Fatal::Config(m.clone())),
+            _ => None,
+        }
+    }
 }
 
 impl Shared {
@@ -60,6 +80,7 @@ impl Shared {
                 backoff,
                 next_attempt: None,
                 last_error: None,
+                fatal: None,
             }),
         }
     }
@@ -78,6 +99,19 @@ impl Shared {
     }
 
     /// True while connects are held back after failures.
+    /// While connects back off after an error a retry cannot fix (refused
+    /// credentials, invalid settings): that error.
+    pub(crate) fn fatal_error(&self) -> Option<crate::Error> {
+        let dial = self.dial();
+        if !matches!(dial.next_attempt, Some(t) if t > Instant::now()) {
+            return None;
+        }
+        dial.fatal.clone().map(|f| match f {
+            Fatal::Auth(m) => crate::Error::Auth(m),
+            Fatal::Config(m) => crate::Error::Config(m),
+        })
+    }
+
     pub(crate) fn backing_off(&self) -> bool {
         matches!(self.dial().next_attempt, Some(t) if t > Instant::now())
     }
@@ -235,6 +269,7 @@ impl<M: r2d2::ManageConnection> r2d2::ManageConnection for Managed<M> {
                 dial.backoff.success();
                 dial.next_attempt = None;
                 dial.last_error = None;
+                dial.fatal = None;
                 drop(dial);
                 let now = Instant::now();
                 Ok(Box::new(Entry {
@@ -258,6 +293,7 @@ impl<M: r2d2::ManageConnection> r2d2::ManageConnection for Managed<M> {
                 }
                 dial.next_attempt = Some(Instant::now() + wait);
                 dial.last_error = Some(msg);
+                dial.fatal = Fatal::of(&e);
                 Err(ConnectError::Inner(e))
             }
         }

@@ -202,7 +202,10 @@ impl<M: ManageConnection> Pool<M> {
     /// A connection idle for longer than the validation bypass is probed first;
     /// one that fails is closed and another taken. Errors: [`Error::Closed`]
     /// after [`close`](Pool::close), [`Error::PoolTimeout`] (naming the last
-    /// connect error) when none came in time.
+    /// connect error) when none came in time. When the last connect failed in
+    /// a way waiting cannot fix ([`Error::Auth`], [`Error::Config`]) and no
+    /// connection is idle, that error comes back at once until the next
+    /// connect attempt is due.
     ///
     /// ```
     /// # use edgepool::{tcp, Pool};
@@ -234,6 +237,9 @@ impl<M: ManageConnection> Pool<M> {
             shared.counters.acquired.fetch_add(1, Relaxed);
             conn.mark_seen();
             return Ok(PooledConnection { conn });
+        }
+        if let Some(e) = shared.fatal_error() {
+            return Err(e);
         }
         let start = Instant::now();
         let result = {
