@@ -95,6 +95,16 @@ pub enum Error {
     /// stays usable.
     #[error("redis: {0}")]
     Redis(String),
+    /// An error the PLC reports (access error, item out of range, …); the
+    /// connection stays usable.
+    #[cfg(feature = "s7")]
+    #[error("S7: {0}")]
+    S7(crate::s7::S7Error),
+    /// An error the SNMP agent reports (an error-status, a report); the
+    /// socket stays usable.
+    #[cfg(feature = "snmp")]
+    #[error("SNMP: {0}")]
+    Snmp(crate::snmp::SnmpError),
 }
 
 fn pool_timeout_message(waited: Duration, last_error: Option<&str>) -> String {
@@ -128,6 +138,10 @@ impl Error {
             | Error::Config(_)
             | Error::Auth(_)
             | Error::Redis(_) => false,
+            #[cfg(feature = "s7")]
+            Error::S7(_) => false,
+            #[cfg(feature = "snmp")]
+            Error::Snmp(_) => false,
         }
     }
 

@@ -60,7 +60,13 @@ pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "s7")]
+pub mod s7;
+#[cfg(feature = "snmp")]
+pub mod snmp;
 pub mod tcp;
+#[cfg(feature = "tunnel")]
+pub mod tunnel;
 
 pub use error::{Error, Phase, Result};
 pub use pool::{

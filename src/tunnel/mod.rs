@@ -1,0 +1,1 @@
+//! Pre-warmed tunnel connection pools with connection IDs. Work in progress.
