@@ -46,6 +46,8 @@ struct DialState {
     last_error: Option<String>,
     /// The last connect failed in a way a retry cannot fix.
     fatal: Option<Fatal>,
+    /// The last failed health probe's message.
+    last_probe_error: Option<String>,
 }
 
 /// A connect error that waiting will not cure, kept so that callers get it at
@@ -81,6 +83,7 @@ impl Shared {
                 next_attempt: None,
                 last_error: None,
                 fatal: None,
+                last_probe_error: None,
             }),
         }
     }
@@ -96,6 +99,17 @@ impl Shared {
     /// The last connect error, while the target is failing.
     pub(crate) fn last_connect_error(&self) -> Option<String> {
         self.dial().last_error.clone()
+    }
+
+    /// The last connect error, or else the last failed probe: what a caller
+    /// who timed out wants to know.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        let dial = self.dial();
+        dial.last_error.clone().or_else(|| {
+            dial.last_probe_error
+                .as_ref()
+                .map(|e| format!("health probe failed: {e}"))
+        })
     }
 
     /// True while connects are held back after failures.
@@ -234,6 +248,7 @@ pub(crate) fn probe<M: r2d2::ManageConnection>(
             entry.discard = true;
             let msg = e.to_string();
             log::debug!("health probe failed: {msg}");
+            shared.dial().last_probe_error = Some(msg.clone());
             Err(msg)
         }
     }

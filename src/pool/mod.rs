@@ -262,7 +262,7 @@ impl<M: ManageConnection> Pool<M> {
             Err(e) => {
                 shared.counters.timeouts.fetch_add(1, Relaxed);
                 let last_error = shared
-                    .last_connect_error()
+                    .last_error()
                     .or_else(|| std::error::Error::source(&e).map(|s| s.to_string()));
                 Err(Error::PoolTimeout { waited, last_error })
             }

@@ -1,11 +1,137 @@
 //! Errors an SNMP agent reports.
 
+use super::Oid;
+use std::fmt;
+
+/// An SNMP error-status (RFC 3416 §3).
+///
+/// ```
+/// use edgepool::snmp::ErrorStatus;
+/// assert_eq!(ErrorStatus::from_code(17), ErrorStatus::NotWritable);
+/// assert_eq!(ErrorStatus::NotWritable.to_string(), "notWritable");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorStatus {
+    /// tooBig (1).
+    TooBig,
+    /// noSuchName (2, v1).
+    NoSuchName,
+    /// badValue (3, v1).
+    BadValue,
+    /// readOnly (4, v1).
+    ReadOnly,
+    /// genErr (5).
+    GenErr,
+    /// noAccess (6).
+    NoAccess,
+    /// wrongType (7).
+    WrongType,
+    /// wrongLength (8).
+    WrongLength,
+    /// wrongEncoding (9).
+    WrongEncoding,
+    /// wrongValue (10).
+    WrongValue,
+    /// noCreation (11).
+    NoCreation,
+    /// inconsistentValue (12).
+    InconsistentValue,
+    /// resourceUnavailable (13).
+    ResourceUnavailable,
+    /// commitFailed (14).
+    CommitFailed,
+    /// undoFailed (15).
+    UndoFailed,
+    /// authorizationError (16).
+    AuthorizationError,
+    /// notWritable (17).
+    NotWritable,
+    /// inconsistentName (18).
+    InconsistentName,
+    /// A code outside RFC 3416.
+    Other(i32),
+}
+
+impl ErrorStatus {
+    /// The status for a non-zero error-status code.
+    pub fn from_code(code: i32) -> ErrorStatus {
+        use ErrorStatus::*;
+        match code {
+            1 => TooBig,
+            2 => NoSuchName,
+            3 => BadValue,
+            4 => ReadOnly,
+            5 => GenErr,
+            6 => NoAccess,
+            7 => WrongType,
+            8 => WrongLength,
+            9 => WrongEncoding,
+            10 => WrongValue,
+            11 => NoCreation,
+            12 => InconsistentValue,
+            13 => ResourceUnavailable,
+            14 => CommitFailed,
+            15 => UndoFailed,
+            16 => AuthorizationError,
+            17 => NotWritable,
+            18 => InconsistentName,
+            n => Other(n),
+        }
+    }
+}
+
+impl fmt::Display for ErrorStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ErrorStatus::*;
+        let name = match self {
+            TooBig => "tooBig",
+            NoSuchName => "noSuchName",
+            BadValue => "badValue",
+            ReadOnly => "readOnly",
+            GenErr => "genErr",
+            NoAccess => "noAccess",
+            WrongType => "wrongType",
+            WrongLength => "wrongLength",
+            WrongEncoding => "wrongEncoding",
+            WrongValue => "wrongValue",
+            NoCreation => "noCreation",
+            InconsistentValue => "inconsistentValue",
+            ResourceUnavailable => "resourceUnavailable",
+            CommitFailed => "commitFailed",
+            UndoFailed => "undoFailed",
+            AuthorizationError => "authorizationError",
+            NotWritable => "notWritable",
+            InconsistentName => "inconsistentName",
+            Other(n) => return write!(f, "error-status {n}"),
+        };
+        f.write_str(name)
+    }
+}
+
 /// An error the agent reports; the socket stays usable. Carried by
 /// [`Error::Snmp`](crate::Error::Snmp).
+///
+/// ```
+/// use edgepool::snmp::{oid, ErrorStatus, SnmpError};
+/// let e = SnmpError::Agent { status: ErrorStatus::NotWritable, index: 1, oid: Some(oid::SYS_LOCATION) };
+/// assert_eq!(e.to_string(), "agent says notWritable at varbind 1 (1.3.6.1.2.1.1.6.0)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnmpError {
-    /// Placeholder until the SNMP client lands.
+    /// A response with a non-zero error-status: which, at which variable
+    /// binding (1-based; 0 = the PDU as a whole), and its OID when known.
+    #[error("agent says {status} at varbind {index}{}", .oid.as_ref().map(|o| format!(" ({o})")).unwrap_or_default())]
+    Agent {
+        /// The error-status.
+        status: ErrorStatus,
+        /// The error-index.
+        index: u32,
+        /// The OID at that index, if the index names one.
+        oid: Option<Oid>,
+    },
+    /// The operation is not available in this SNMP version (GETBULK in v1).
     #[error("{0}")]
-    Other(String),
+    Unsupported(&'static str),
 }

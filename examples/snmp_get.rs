@@ -1,0 +1,62 @@
+//! GET (or walk) OIDs from an SNMP agent through a pool.
+//!
+//! `cargo run --example snmp_get -- [udp://HOST:PORT] [COMMUNITY] [OID…] [--walk] [--v1]`
+//!
+//! Defaults: `udp://127.0.0.1:161`, community `public`, `sysDescr.0 sysUpTime.0`.
+
+use edgepool::snmp::{self, oid, Oid, Version};
+use edgepool::Pool;
+use std::time::Duration;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (mut positional, mut walk, mut version) = (Vec::new(), false, Version::V2c);
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--walk" => walk = true,
+            "--v1" => version = Version::V1,
+            "-h" | "--help" => {
+                println!("usage: snmp_get [udp://HOST:PORT] [COMMUNITY] [OID…] [--walk] [--v1]");
+                return Ok(());
+            }
+            _ => positional.push(a),
+        }
+    }
+    let mut args = positional.into_iter();
+    let target = args.next().unwrap_or_else(|| "udp://127.0.0.1:161".into());
+    let community = args.next().unwrap_or_else(|| "public".into());
+    let mut oids: Vec<Oid> = args.map(|a| a.parse()).collect::<Result<_, _>>()?;
+    if oids.is_empty() {
+        oids = if walk {
+            vec![oid::SYSTEM]
+        } else {
+            vec![oid::SYS_DESCR, oid::SYS_UPTIME]
+        };
+    }
+    let config = snmp::Config::new(target)
+        .version(version)
+        .community(community)
+        .timeout(Duration::from_secs(2))
+        .retries(1);
+    let pool = Pool::builder()
+        .max_size(1)
+        .build(snmp::Manager::new(config))?;
+    if walk {
+        for root in &oids {
+            for vb in pool.execute(|c| c.walk(root))? {
+                println!("{vb}");
+            }
+        }
+    } else {
+        for vb in pool.execute(|c| c.get(&oids))? {
+            println!("{vb}");
+        }
+    }
+    Ok(())
+}

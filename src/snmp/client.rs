@@ -1,0 +1,570 @@
+//! [`Config`] and [`Client`]: a blocking SNMP v1/v2c client over a connected
+//! UDP socket.
+
+use super::pdu::{oid, Body, Message, Oid, Pdu, PduKind, Value, VarBind, Version};
+use super::{ErrorStatus, SnmpError};
+use crate::backoff::random_u64;
+use crate::pool::Probe;
+use crate::{Error, Phase, Result};
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// How to reach one SNMP agent.
+///
+/// ```
+/// use edgepool::snmp::{Config, Version};
+/// let c = Config::new("udp://127.0.0.1:161").version(Version::V1).community("private");
+/// assert!(!format!("{c:?}").contains("private"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// `udp://host:port`, `host:port` or `host` (port 161).
+    pub target: String,
+    /// V1 or V2c (V3 comes with USM). Defaults to V2c.
+    pub version: Version,
+    /// The community string; never shown in `Debug` or logs. Defaults to "public".
+    pub community: String,
+    /// How long to wait for each reply. Defaults to 5 s.
+    pub timeout: Duration,
+    /// Retransmissions after the first request (each with a fresh
+    /// request-id). Defaults to 3.
+    pub retries: u32,
+    /// Repetitions per GETBULK in [`Client::walk`]. Defaults to 10.
+    pub max_repetitions: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            target: "127.0.0.1:161".into(),
+            version: Version::V2c,
+            community: "public".into(),
+            timeout: Duration::from_secs(5),
+            retries: 3,
+            max_repetitions: 10,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("snmp::Config")
+            .field("target", &self.target)
+            .field("version", &self.version)
+            .field("community", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("max_repetitions", &self.max_repetitions)
+            .finish()
+    }
+}
+
+impl Config {
+    /// A config for `target` with the defaults.
+    ///
+    /// ```
+    /// let c = edgepool::snmp::Config::new("10.0.0.7");
+    /// assert_eq!(c.retries, 3);
+    /// ```
+    pub fn new(target: impl Into<String>) -> Config {
+        Config {
+            target: target.into(),
+            ..Config::default()
+        }
+    }
+
+    /// Sets the version.
+    ///
+    /// ```
+    /// let c = edgepool::snmp::Config::new("h").version(edgepool::snmp::Version::V1);
+    /// # let _ = c;
+    /// ```
+    pub fn version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Sets the community.
+    ///
+    /// ```
+    /// let c = edgepool::snmp::Config::new("h").community("private");
+    /// # let _ = c;
+    /// ```
+    pub fn community(mut self, community: impl Into<String>) -> Self {
+        self.community = community.into();
+        self
+    }
+
+    /// Sets the per-reply timeout.
+    ///
+    /// ```
+    /// let c = edgepool::snmp::Config::new("h").timeout(std::time::Duration::from_secs(1));
+    /// # let _ = c;
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the number of retransmissions.
+    ///
+    /// ```
+    /// let c = edgepool::snmp::Config::new("h").retries(1);
+    /// # let _ = c;
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets GETBULK's max-repetitions for walks.
+    ///
+    /// ```
+    /// let c = edgepool::snmp::Config::new("h").max_repetitions(25);
+    /// # let _ = c;
+    /// ```
+    pub fn max_repetitions(mut self, n: u32) -> Self {
+        self.max_repetitions = n;
+        self
+    }
+
+    /// The agent's address: the first address `target` resolves to.
+    fn resolve(&self) -> Result<SocketAddr> {
+        let t = self.target.strip_prefix("udp://").unwrap_or(&self.target);
+        let with_port = if t.parse::<SocketAddr>().is_ok() || has_port(t) {
+            t.to_string()
+        } else if t.contains(':') && !t.starts_with('[') {
+            format!("[{t}]:161")
+        } else {
+            format!("{t}:161")
+        };
+        with_port
+            .to_socket_addrs()
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.target))))?
+            .next()
+            .ok_or_else(|| Error::Config(format!("{} resolves to no address", self.target)))
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.timeout.is_zero() {
+            return Err(Error::Config("timeout must not be zero".into()));
+        }
+        if self.version == Version::V3 {
+            return Err(Error::Config(
+                "SNMPv3 needs USM settings (not available yet)".into(),
+            ));
+        }
+        if self.max_repetitions == 0 || self.max_repetitions > i32::MAX as u32 {
+            return Err(Error::Config("max_repetitions must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+fn has_port(t: &str) -> bool {
+    match t.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok() && (!host.contains(':') || host.starts_with('['))
+        }
+        None => false,
+    }
+}
+
+/// A blocking SNMP client over one connected UDP socket (datagrams from other
+/// addresses are not even delivered).
+///
+/// Each request waits up to `timeout` for its reply and is retransmitted
+/// `retries` times with a fresh request-id. Late or foreign datagrams (another
+/// request-id, community or version, or undecodable) are dropped and the wait
+/// goes on, so a reply that arrives after its timeout never confuses the next
+/// request. An agent's error-status becomes [`Error::Snmp`].
+///
+/// ```no_run
+/// use edgepool::snmp::{oid, Client, Config};
+/// let mut c = Client::connect(&Config::new("udp://127.0.0.1:161"))?;
+/// for vb in c.get(&[oid::SYS_DESCR, oid::SYS_UPTIME])? {
+///     println!("{vb}");
+/// }
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+pub struct Client {
+    socket: UdpSocket,
+    peer: SocketAddr,
+    config: Config,
+    out: Vec<u8>,
+    recv: Vec<u8>,
+    next_id: u32,
+    read_timeout: Option<Duration>,
+    broken: bool,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("snmp::Client")
+            .field("peer", &self.peer)
+            .field("version", &self.config.version)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+/// Largest datagram accepted.
+const MAX_DATAGRAM: usize = 65_535;
+
+impl Client {
+    /// Opens a UDP socket connected to the agent. No packet is sent: the
+    /// first request finds out whether the agent answers.
+    ///
+    /// ```no_run
+    /// let c = edgepool::snmp::Client::connect(&edgepool::snmp::Config::new("127.0.0.1:161"))?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn connect(config: &Config) -> Result<Client> {
+        config.validate()?;
+        let peer = config.resolve()?;
+        let local: SocketAddr = if peer.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(local)?;
+        socket
+            .connect(peer)
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{peer}: {e}"))))?;
+        Ok(Client {
+            socket,
+            peer,
+            config: config.clone(),
+            out: Vec::with_capacity(512),
+            recv: vec![0; MAX_DATAGRAM],
+            next_id: (random_u64() as u32) & 0x7fff_ffff,
+            read_timeout: None,
+            broken: false,
+        })
+    }
+
+    /// The agent's address.
+    ///
+    /// ```no_run
+    /// # let c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// println!("{}", c.peer());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// GET: the values of `oids` (v2c: missing ones as `NoSuchObject` /
+    /// `NoSuchInstance`; v1: a `noSuchName` error).
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let up = c.get(&[edgepool::snmp::oid::SYS_UPTIME])?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>> {
+        self.simple(PduKind::Get, nulls(oids))
+    }
+
+    /// GETNEXT: the next object after each of `oids`.
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let next = c.get_next(&[edgepool::snmp::oid::SYSTEM])?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_next(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>> {
+        self.simple(PduKind::GetNext, nulls(oids))
+    }
+
+    /// GETBULK (v2c): GETNEXT once for the first `non_repeaters` OIDs and up
+    /// to `max_repetitions` times for the rest. A `tooBig` answer is retried
+    /// with fewer repetitions.
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let rows = c.get_bulk(0, 20, &[edgepool::snmp::oid::SYSTEM])?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_bulk(
+        &mut self,
+        non_repeaters: u32,
+        max_repetitions: u32,
+        oids: &[Oid],
+    ) -> Result<Vec<VarBind>> {
+        if self.config.version == Version::V1 {
+            return Err(Error::Snmp(SnmpError::Unsupported(
+                "GETBULK needs SNMPv2c or later",
+            )));
+        }
+        let non_rep = i32::try_from(non_repeaters).unwrap_or(i32::MAX);
+        let mut reps = i32::try_from(max_repetitions).unwrap_or(i32::MAX);
+        loop {
+            let pdu = self.exchange(
+                PduKind::GetBulk,
+                nulls(oids),
+                non_rep,
+                reps,
+                self.config.retries,
+            )?;
+            match status(&pdu, &[]) {
+                Err(Error::Snmp(SnmpError::Agent {
+                    status: ErrorStatus::TooBig,
+                    ..
+                })) if reps > 1 => {
+                    reps /= 2;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(pdu.varbinds),
+            }
+        }
+    }
+
+    /// SET: writes `varbinds` and returns the agent's echo.
+    ///
+    /// ```no_run
+    /// use edgepool::snmp::{oid, Value, VarBind};
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// c.set(&[VarBind::new(oid::SYS_NAME, Value::OctetString(b"gw-7".to_vec()))])?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn set(&mut self, varbinds: &[VarBind]) -> Result<Vec<VarBind>> {
+        self.simple(PduKind::Set, varbinds.to_vec())
+    }
+
+    /// Every object under `root`, in order: GETBULK on v2c, GETNEXT on v1.
+    /// Stops at the end of the subtree, at `endOfMibView` (v1: `noSuchName`),
+    /// and at an OID that does not increase (a broken agent would loop).
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// for vb in c.walk(&edgepool::snmp::oid::SYSTEM)? {
+    ///     println!("{vb}");
+    /// }
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn walk(&mut self, root: &Oid) -> Result<Vec<VarBind>> {
+        let mut out = Vec::new();
+        let mut cur = root.clone();
+        loop {
+            let batch = if self.config.version == Version::V1 {
+                match self.get_next(std::slice::from_ref(&cur)) {
+                    Err(Error::Snmp(SnmpError::Agent {
+                        status: ErrorStatus::NoSuchName,
+                        ..
+                    })) => return Ok(out),
+                    r => r?,
+                }
+            } else {
+                self.get_bulk(0, self.config.max_repetitions, std::slice::from_ref(&cur))?
+            };
+            if batch.is_empty() {
+                return Ok(out);
+            }
+            for vb in batch {
+                if vb.value == Value::EndOfMibView || !vb.oid.starts_with(root) {
+                    return Ok(out);
+                }
+                if vb.oid <= cur {
+                    log::warn!(
+                        "SNMP walk of {root} stopped: {} does not follow {cur}",
+                        vb.oid
+                    );
+                    return Ok(out);
+                }
+                cur = vb.oid.clone();
+                out.push(vb);
+            }
+        }
+    }
+
+    /// True after a socket error (not after a timeout: a UDP socket stays
+    /// usable, and late replies are dropped).
+    ///
+    /// ```no_run
+    /// # let c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// assert!(!c.is_broken());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    fn simple(&mut self, kind: PduKind, varbinds: Vec<VarBind>) -> Result<Vec<VarBind>> {
+        let pdu = self.exchange(kind, varbinds.clone(), 0, 0, self.config.retries)?;
+        status(&pdu, &varbinds)?;
+        Ok(pdu.varbinds)
+    }
+
+    /// Sends the request (and its retransmissions) and waits for the reply
+    /// that matches it.
+    fn exchange(
+        &mut self,
+        kind: PduKind,
+        varbinds: Vec<VarBind>,
+        e_status: i32,
+        e_index: i32,
+        retries: u32,
+    ) -> Result<Pdu> {
+        if self.broken {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the SNMP socket is broken",
+            )));
+        }
+        let mut msg = Message {
+            version: self.config.version,
+            community: self.config.community.as_bytes().to_vec(),
+            body: Body::Pdu(Pdu {
+                kind,
+                request_id: 0,
+                error_status: e_status,
+                error_index: e_index,
+                varbinds,
+            }),
+        };
+        let mut refused = false;
+        for _ in 0..=retries {
+            let id = self.next_request_id();
+            if let Body::Pdu(p) = &mut msg.body {
+                p.request_id = id;
+            }
+            self.out.clear();
+            msg.encode(&mut self.out);
+            match self.socket.send(&self.out) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    refused = true;
+                    continue;
+                }
+                Err(e) => {
+                    self.broken = true;
+                    return Err(Error::from_io(e, Phase::Write));
+                }
+            }
+            match self.wait_for(id)? {
+                Wait::Reply(pdu) => return Ok(pdu),
+                Wait::Refused => refused = true,
+                Wait::TimedOut => {}
+            }
+        }
+        if refused {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                format!("{}: no SNMP agent listening (port unreachable)", self.peer),
+            )));
+        }
+        Err(Error::Timeout(Phase::Read))
+    }
+
+    fn wait_for(&mut self, id: i32) -> Result<Wait> {
+        let deadline = Instant::now() + self.config.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Wait::TimedOut);
+            }
+            // Skip the syscall when the full timeout is already set.
+            let want = if left + Duration::from_millis(1) >= self.config.timeout {
+                self.config.timeout
+            } else {
+                left
+            };
+            if self.read_timeout != Some(want) {
+                self.socket.set_read_timeout(Some(want))?;
+                self.read_timeout = Some(want);
+            }
+            let n = match self.socket.recv(&mut self.recv) {
+                Ok(n) => n,
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                        return Ok(Wait::TimedOut)
+                    }
+                    io::ErrorKind::ConnectionRefused => return Ok(Wait::Refused),
+                    io::ErrorKind::Interrupted => continue,
+                    _ => {
+                        self.broken = true;
+                        return Err(Error::from_io(e, Phase::Read));
+                    }
+                },
+            };
+            match Message::decode(&self.recv[..n]) {
+                Ok(Some((m, _))) => {
+                    if m.version != self.config.version
+                        || m.community != self.config.community.as_bytes()
+                    {
+                        log::debug!(
+                            "SNMP: dropped a datagram from {} for another version or community",
+                            self.peer
+                        );
+                        continue;
+                    }
+                    match m.body {
+                        Body::Pdu(p)
+                            if p.request_id == id
+                                && matches!(p.kind, PduKind::Response | PduKind::Report) =>
+                        {
+                            return Ok(Wait::Reply(p));
+                        }
+                        Body::Pdu(p) => {
+                            log::debug!("SNMP: dropped a {:?} with request-id {} from {} (waiting for {id})", p.kind, p.request_id, self.peer);
+                        }
+                        Body::TrapV1(_) => {
+                            log::debug!("SNMP: dropped a v1 trap from {}", self.peer)
+                        }
+                    }
+                }
+                Ok(None) => log::debug!("SNMP: dropped a truncated datagram from {}", self.peer),
+                Err(e) => log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer),
+            }
+        }
+    }
+
+    fn next_request_id(&mut self) -> i32 {
+        self.next_id = self.next_id.wrapping_add(1) & 0x7fff_ffff;
+        if self.next_id == 0 {
+            self.next_id = 1;
+        }
+        self.next_id as i32
+    }
+}
+
+enum Wait {
+    Reply(Pdu),
+    TimedOut,
+    Refused,
+}
+
+fn nulls(oids: &[Oid]) -> Vec<VarBind> {
+    oids.iter()
+        .map(|o| VarBind::new(o.clone(), Value::Null))
+        .collect()
+}
+
+/// The agent's error-status as an error, naming the OID at error-index.
+fn status(pdu: &Pdu, sent: &[VarBind]) -> Result<()> {
+    if pdu.error_status == 0 {
+        return Ok(());
+    }
+    let index = u32::try_from(pdu.error_index).unwrap_or(0);
+    let oid = (index as usize)
+        .checked_sub(1)
+        .and_then(|i| sent.get(i).or_else(|| pdu.varbinds.get(i)))
+        .map(|vb| vb.oid.clone());
+    Err(Error::Snmp(SnmpError::Agent {
+        status: ErrorStatus::from_code(pdu.error_status),
+        index,
+        oid,
+    }))
+}
+
+impl Probe for Client {
+    /// GET sysUpTime.0, one attempt within `timeout`.
+    fn probe(&mut self) -> Result<()> {
+        let pdu = self.exchange(PduKind::Get, nulls(&[oid::SYS_UPTIME]), 0, 0, 0)?;
+        status(&pdu, &[])
+    }
+}
