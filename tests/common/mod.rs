@@ -234,3 +234,203 @@ pub fn free_udp_port() -> u16 {
     let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     s.local_addr().expect("local_addr").port()
 }
+
+// ---- S7: the C++ Snap7 server -------------------------------------------
+
+/// Byte `i` of the area seeded `seed` in `tests/s7_server.py` (the same
+/// formula as its `pattern`).
+pub fn s7_pattern(seed: u32, i: usize) -> u8 {
+    let i = i as u32;
+    ((seed * 31 + i * 7 + (i >> 8)) & 0xff) as u8
+}
+
+/// `len` bytes of that pattern from byte `start`.
+pub fn s7_bytes(seed: u32, start: usize, len: usize) -> Vec<u8> {
+    (start..start + len).map(|i| s7_pattern(seed, i)).collect()
+}
+
+/// A Python with `python-snap7==2.1.0` (which bundles the C++ `libsnap7.so`):
+/// `$EDGEPOOL_S7_PYTHON` if set, else the venv `target/s7-venv`, created on
+/// first use with `python3 -m venv` and `pip install python-snap7==2.1.0`.
+/// Panics, saying how to install it, when that fails.
+pub fn s7_python() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+    static PYTHON: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let found = PYTHON.get_or_init(|| {
+        let works = |py: &std::path::Path| {
+            Command::new(py)
+                .args(["-c", "import snap7.server, snap7.client"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if let Some(py) = std::env::var_os("EDGEPOOL_S7_PYTHON") {
+            let py = PathBuf::from(py);
+            return if works(&py) {
+                Ok(py)
+            } else {
+                Err(format!(
+                    "EDGEPOOL_S7_PYTHON={} cannot import snap7",
+                    py.display()
+                ))
+            };
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let venv = target.join("s7-venv");
+        let py = venv.join("bin").join("python");
+        if works(&py) {
+            return Ok(py);
+        }
+        // Build it aside and move it in place, so that a half-made venv is
+        // never mistaken for a working one.
+        let tmp = target.join(format!("s7-venv.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let run = |cmd: &mut Command| -> Result<(), String> {
+            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{cmd:?} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        };
+        eprintln!("creating {} with python-snap7==2.1.0", venv.display());
+        run(Command::new("python3").arg("-m").arg("venv").arg(&tmp))?;
+        run(Command::new(tmp.join("bin").join("python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "python-snap7==2.1.0",
+        ]))?;
+        let _ = std::fs::remove_dir_all(&venv);
+        std::fs::rename(&tmp, &venv).map_err(|e| format!("rename to {}: {e}", venv.display()))?;
+        if works(&py) {
+            Ok(py)
+        } else {
+            Err(format!("{} cannot import snap7", py.display()))
+        }
+    });
+    match found {
+        Ok(py) => py.clone(),
+        Err(e) => panic!(
+            "the S7 tests need the C++ Snap7 server from PyPI's python-snap7==2.1.0, and \
+             setting it up failed: {e}\n\
+             Install Python's venv module (Debian: `apt-get install python3-venv`; \
+             bash scripts/test does) and let the tests create target/s7-venv (needs PyPI), \
+             or create it yourself: `python3 -m venv target/s7-venv && \
+             target/s7-venv/bin/pip install python-snap7==2.1.0`, or point \
+             EDGEPOOL_S7_PYTHON at a Python that has python-snap7 2.1.0."
+        ),
+    }
+}
+
+/// The real C++ Snap7 server (`tests/s7_server.py`) on a free loopback port,
+/// killed on drop (also when the test panics).
+pub struct S7Server {
+    pub port: u16,
+    child: Option<std::process::Child>,
+    lines: Option<std::sync::mpsc::Receiver<String>>,
+}
+
+impl S7Server {
+    pub fn start() -> S7Server {
+        let mut server = S7Server {
+            port: free_port(),
+            child: None,
+            lines: None,
+        };
+        server.restart();
+        server
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server: connections drop, the port refuses.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.lines = None;
+    }
+
+    /// Starts it (again) on the same port; waits until it says READY.
+    pub fn restart(&mut self) {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        self.stop();
+        let python = s7_python();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s7_server.py");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut child = Command::new(&python)
+                .arg(&script)
+                .arg(self.port.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+            let (tx, rx) = std::sync::mpsc::channel();
+            let stdout = child.stdout.take().expect("stdout");
+            thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(line) if line == "READY" => {
+                    self.child = Some(child);
+                    self.lines = Some(rx);
+                    return;
+                }
+                other => {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().expect("wait");
+                    // The port may still be held by the last run's sockets.
+                    assert!(
+                        Instant::now() < deadline,
+                        "the Snap7 server did not start on port {} ({other:?}): {}",
+                        self.port,
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                    thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// Sets the CPU status the server reports: RUN (`true`) or STOP.
+    pub fn set_run(&mut self, run: bool) {
+        use std::io::Write;
+        let cmd = if run { "run" } else { "stop" };
+        let child = self.child.as_mut().expect("server running");
+        let stdin = child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{cmd}").expect("write to the server");
+        stdin.flush().expect("flush");
+        let rx = self.lines.as_ref().expect("stdout");
+        let answer = rx.recv_timeout(Duration::from_secs(5)).expect("answer");
+        assert_eq!(answer, format!("OK {cmd}"));
+    }
+}
+
+impl Drop for S7Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

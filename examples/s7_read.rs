@@ -1,0 +1,86 @@
+//! Reads bytes from a PLC through an S7 pool and prints them in hex, with
+//! the CPU's status and order code.
+//!
+//! `cargo run --example s7_read -- 127.0.0.1:102 --rack 0 --slot 1 --db 1 --start 0 --len 16`
+//!
+//! `--area db|i|q|m|t|c` picks another area (`--db` is then ignored; for
+//! timers and counters `--start` and `--len` count 2-byte elements).
+
+use edgepool::{s7, Pool};
+use std::time::Duration;
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut addr = "127.0.0.1:102".to_string();
+    let (mut rack, mut slot, mut db, mut start, mut len) = (0u16, 1u16, 1u16, 0u32, 16usize);
+    let mut area = s7::Area::Db;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--rack" => rack = value()?.parse()?,
+            "--slot" => slot = value()?.parse()?,
+            "--db" => db = value()?.parse()?,
+            "--start" => start = value()?.parse()?,
+            "--len" => len = value()?.parse()?,
+            "--area" => {
+                area = match value()?.as_str() {
+                    "db" => s7::Area::Db,
+                    "i" | "e" => s7::Area::Inputs,
+                    "q" | "a" => s7::Area::Outputs,
+                    "m" => s7::Area::Merkers,
+                    "t" => s7::Area::Timers,
+                    "c" | "z" => s7::Area::Counters,
+                    other => return Err(format!("unknown area {other}").into()),
+                }
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: s7_read [HOST:PORT] [--rack N] [--slot N] [--area db|i|q|m|t|c] \
+                     [--db N] [--start N] [--len N]"
+                );
+                return Ok(());
+            }
+            other if !other.starts_with('-') => addr = other.to_string(),
+            other => return Err(format!("unknown option {other}").into()),
+        }
+    }
+    let config = s7::Config::new(&addr).rack(rack).slot(slot);
+    let pool = Pool::builder()
+        .max_size(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .build(s7::Manager::new(config))?;
+    let mut plc = pool.get()?;
+    println!(
+        "connected to {addr} (rack {rack}, slot {slot}), PDU {} bytes",
+        plc.pdu_size()
+    );
+    match plc.cpu_status() {
+        Ok(status) => println!("CPU status: {status}"),
+        Err(e) => println!("CPU status: not available ({e})"),
+    }
+    match plc.order_code() {
+        Ok(oc) => println!("order code: {oc}"),
+        Err(e) => println!("order code: not available ({e})"),
+    }
+    let data = plc.read_area(area, db, start, len)?;
+    let item = s7::Item::bytes(area, db, start, u16::try_from(len).unwrap_or(u16::MAX));
+    println!("{item}:");
+    for (i, row) in data.chunks(16).enumerate() {
+        let hex: Vec<String> = row.iter().map(|b| format!("{b:02x}")).collect();
+        let ascii: String = row
+            .iter()
+            .map(|&b| if b.is_ascii_graphic() { b as char } else { '.' })
+            .collect();
+        println!("  {:6}  {:<47}  {ascii}", i * 16, hex.join(" "));
+    }
+    drop(plc);
+    println!("pool: {}", pool.stats());
+    Ok(())
+}
