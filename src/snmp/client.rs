@@ -1,14 +1,16 @@
-//! [`Config`] and [`Client`]: a blocking SNMP v1/v2c client over a connected
-//! UDP socket.
+//! [`Config`] and [`Client`]: a blocking SNMP v1/v2c/v3 client over a
+//! connected UDP socket.
 
 use super::pdu::{oid, Body, Message, Oid, Pdu, PduKind, Value, VarBind, Version};
-use super::{ErrorStatus, SnmpError};
+use super::session::{Incoming, Session, UsmCache};
+use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
 use crate::pool::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to reach one SNMP agent.
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 pub struct Config {
     /// `udp://host:port`, `host:port` or `host` (port 161).
     pub target: String,
-    /// V1 or V2c (V3 comes with USM). Defaults to V2c.
+    /// V1, V2c, or V3 (with [`Config::v3`]'s user). Defaults to V2c.
     pub version: Version,
     /// The community string; never shown in `Debug` or logs. Defaults to "public".
     pub community: String,
@@ -34,6 +36,9 @@ pub struct Config {
     pub retries: u32,
     /// Repetitions per GETBULK in [`Client::walk`]. Defaults to 10.
     pub max_repetitions: u32,
+    /// The SNMPv3 user (with `version` V3; the community is then unused).
+    /// Defaults to `None`.
+    pub v3: Option<Usm>,
 }
 
 impl Default for Config {
@@ -45,6 +50,7 @@ impl Default for Config {
             timeout: Duration::from_secs(5),
             retries: 3,
             max_repetitions: 10,
+            v3: None,
         }
     }
 }
@@ -58,6 +64,7 @@ impl fmt::Debug for Config {
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
             .field("max_repetitions", &self.max_repetitions)
+            .field("v3", &self.v3)
             .finish()
     }
 }
@@ -131,6 +138,20 @@ impl Config {
         self
     }
 
+    /// Uses SNMPv3 with this user (and sets `version` to V3).
+    ///
+    /// ```
+    /// use edgepool::snmp::{AuthProtocol, Config, Usm, Version};
+    /// let c = Config::new("h").v3(Usm::new("ops").auth(AuthProtocol::Sha256, "secret-pass"));
+    /// assert_eq!(c.version, Version::V3);
+    /// assert!(!format!("{c:?}").contains("secret-pass"));
+    /// ```
+    pub fn v3(mut self, user: Usm) -> Self {
+        self.version = Version::V3;
+        self.v3 = Some(user);
+        self
+    }
+
     /// The agent's address: the first address `target` resolves to.
     fn resolve(&self) -> Result<SocketAddr> {
         let t = self.target.strip_prefix("udp://").unwrap_or(&self.target);
@@ -152,10 +173,19 @@ impl Config {
         if self.timeout.is_zero() {
             return Err(Error::Config("timeout must not be zero".into()));
         }
-        if self.version == Version::V3 {
-            return Err(Error::Config(
-                "SNMPv3 needs USM settings (not available yet)".into(),
-            ));
+        match (&self.v3, self.version) {
+            (Some(usm), Version::V3) => usm.validate()?,
+            (None, Version::V3) => {
+                return Err(Error::Config(
+                    "SNMPv3 needs a user: set it with Config::v3".into(),
+                ))
+            }
+            (Some(_), v) => {
+                return Err(Error::Config(format!(
+                    "an SNMPv3 user is set but the version is {v:?}"
+                )))
+            }
+            (None, _) => {}
         }
         if self.max_repetitions == 0 || self.max_repetitions > i32::MAX as u32 {
             return Err(Error::Config("max_repetitions must be at least 1".into()));
@@ -199,6 +229,8 @@ pub struct Client {
     next_id: u32,
     read_timeout: Option<Duration>,
     broken: bool,
+    /// SNMPv3: the USM session (keys, engine, clock).
+    usm: Option<Box<Session>>,
 }
 
 impl fmt::Debug for Client {
@@ -222,7 +254,16 @@ impl Client {
     /// let c = edgepool::snmp::Client::connect(&edgepool::snmp::Config::new("127.0.0.1:161"))?;
     /// # Ok::<(), edgepool::Error>(())
     /// ```
+    ///
+    /// SNMPv3: hashes the passwords here (a [`Manager`](super::Manager)'s
+    /// clients share that work) and discovers the agent's engine at the
+    /// first request.
     pub fn connect(config: &Config) -> Result<Client> {
+        Client::connect_shared(config, &Arc::default())
+    }
+
+    /// [`Client::connect`] with the SNMPv3 keys and engine a manager shares.
+    pub(crate) fn connect_shared(config: &Config, cache: &Arc<UsmCache>) -> Result<Client> {
         config.validate()?;
         let peer = config.resolve()?;
         let local: SocketAddr = if peer.is_ipv4() {
@@ -234,6 +275,10 @@ impl Client {
         socket
             .connect(peer)
             .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{peer}: {e}"))))?;
+        let usm = match (&config.v3, config.version) {
+            (Some(user), Version::V3) => Some(Box::new(Session::new(user, cache.clone()))),
+            _ => None,
+        };
         Ok(Client {
             socket,
             peer,
@@ -243,6 +288,7 @@ impl Client {
             next_id: (random_u64() as u32) & 0x7fff_ffff,
             read_timeout: None,
             broken: false,
+            usm,
         })
     }
 
@@ -427,13 +473,24 @@ impl Client {
             }),
         };
         let mut refused = false;
-        for _ in 0..=retries {
+        if let Some(usm) = &mut self.usm {
+            usm.begin();
+        }
+        // SNMPv3 sends again at once, without using up a retry, after engine
+        // discovery or a clock resynchronisation (a bounded number of times).
+        let mut again = 0;
+        let mut attempt = 0u64;
+        while attempt <= u64::from(retries) {
+            attempt += 1;
             let id = self.next_request_id();
             if let Body::Pdu(p) = &mut msg.body {
                 p.request_id = id;
             }
             self.out.clear();
-            msg.encode(&mut self.out);
+            match (&mut self.usm, &msg.body) {
+                (Some(usm), Body::Pdu(p)) => usm.encode(p, &mut self.out),
+                _ => msg.encode(&mut self.out),
+            }
             match self.socket.send(&self.out) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
@@ -447,8 +504,12 @@ impl Client {
             }
             match self.wait_for(id)? {
                 Wait::Reply(pdu) => return Ok(pdu),
+                Wait::Again if again < MAX_AGAIN => {
+                    again += 1;
+                    attempt -= 1;
+                }
+                Wait::Again | Wait::TimedOut => {}
                 Wait::Refused => refused = true,
-                Wait::TimedOut => {}
             }
         }
         if refused {
@@ -456,6 +517,9 @@ impl Client {
                 io::ErrorKind::ConnectionRefused,
                 format!("{}: no SNMP agent listening (port unreachable)", self.peer),
             )));
+        }
+        if let Some(e) = self.usm.as_mut().and_then(|u| u.timed_out()) {
+            return Err(Error::Snmp(e));
         }
         Err(Error::Timeout(Phase::Read))
     }
@@ -491,6 +555,17 @@ impl Client {
                     }
                 },
             };
+            if let Some(usm) = &mut self.usm {
+                match usm.decode(&self.recv[..n], id) {
+                    Incoming::Reply(p) => return Ok(Wait::Reply(p)),
+                    Incoming::Again => return Ok(Wait::Again),
+                    Incoming::Fail(e) => return Err(Error::Snmp(e)),
+                    Incoming::Drop(why) => {
+                        log::debug!("SNMPv3: dropped a datagram from {}: {why}", self.peer)
+                    }
+                }
+                continue;
+            }
             match Message::decode(&self.recv[..n]) {
                 Ok(Some((m, _))) => {
                     if m.version != self.config.version
@@ -536,7 +611,12 @@ enum Wait {
     Reply(Pdu),
     TimedOut,
     Refused,
+    /// SNMPv3: send the request again now (engine discovered, clock resynchronised).
+    Again,
 }
+
+/// Most immediate resends per request (discovery, resync, rediscovery, resync).
+const MAX_AGAIN: u32 = 4;
 
 fn nulls(oids: &[Oid]) -> Vec<VarBind> {
     oids.iter()

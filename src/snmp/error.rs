@@ -134,4 +134,62 @@ pub enum SnmpError {
     /// The operation is not available in this SNMP version (GETBULK in v1).
     #[error("{0}")]
     Unsupported(&'static str),
+    /// SNMPv3: the agent does not know the user (usmStatsUnknownUserNames).
+    #[error("the agent does not know the SNMPv3 user {user:?} (usmStatsUnknownUserNames)")]
+    UnknownUserName {
+        /// The user name sent.
+        user: String,
+    },
+    /// SNMPv3: the agent computed another HMAC (usmStatsWrongDigests): the
+    /// authentication password or protocol differs from the agent's.
+    #[error("the agent rejected the request's HMAC: wrong authentication password or protocol (usmStatsWrongDigests)")]
+    WrongDigest,
+    /// SNMPv3: the agent could not decrypt the request
+    /// (usmStatsDecryptionErrors): the privacy password or protocol differs.
+    #[error("the agent could not decrypt the request: wrong privacy password or protocol (usmStatsDecryptionErrors)")]
+    DecryptionError,
+    /// SNMPv3: the user may not use this security level on the agent
+    /// (usmStatsUnsupportedSecLevels).
+    #[error("the agent does not accept security level {level} for this user (usmStatsUnsupportedSecLevels)")]
+    UnsupportedSecLevel {
+        /// The level requested.
+        level: super::SecurityLevel,
+    },
+    /// SNMPv3: the agent rejects the engine ID it gave in discovery
+    /// (usmStatsUnknownEngineIDs, again right after a new discovery).
+    #[error("the agent does not accept its own discovered engine ID (usmStatsUnknownEngineIDs)")]
+    UnknownEngineId,
+    /// SNMPv3: still outside the agent's time window after a resynchronisation
+    /// (usmStatsNotInTimeWindows twice in a row).
+    #[error("the request is outside the agent's time window even after a resynchronisation (usmStatsNotInTimeWindows)")]
+    NotInTimeWindow,
+    /// SNMPv3 authPriv: the agent answers engine discovery but never an
+    /// encrypted request. Agents silently drop what they cannot decrypt, so
+    /// the privacy password or protocol is most likely wrong.
+    #[error("the agent answered engine discovery but not the encrypted request: the privacy password or protocol is probably wrong (agents drop what they cannot decrypt)")]
+    NoReplyToEncrypted,
+    /// SNMPv3: another Report (snmpUnknownContexts, snmpUnavailableContexts, …).
+    #[error("the agent answered with a report: {} ({oid})", report_name(.oid))]
+    Report {
+        /// The report's first OID (a counter from SNMP-MPD-MIB or similar).
+        oid: Oid,
+    },
+}
+
+/// The name of a report counter, for messages.
+fn report_name(oid: &Oid) -> &'static str {
+    const NAMES: &[(&[u32], &str)] = &[
+        (
+            &[1, 3, 6, 1, 6, 3, 11, 2, 1, 1],
+            "snmpUnknownSecurityModels",
+        ),
+        (&[1, 3, 6, 1, 6, 3, 11, 2, 1, 2], "snmpInvalidMsgs"),
+        (&[1, 3, 6, 1, 6, 3, 11, 2, 1, 3], "snmpUnknownPDUHandlers"),
+        (&[1, 3, 6, 1, 6, 3, 12, 1, 4], "snmpUnavailableContexts"),
+        (&[1, 3, 6, 1, 6, 3, 12, 1, 5], "snmpUnknownContexts"),
+    ];
+    NAMES
+        .iter()
+        .find(|(prefix, _)| oid.arcs().starts_with(prefix))
+        .map_or("unknown counter", |(_, name)| name)
 }

@@ -509,6 +509,28 @@ impl Pdu {
             encode_varbinds(o, &self.varbinds);
         });
     }
+
+    /// Decodes a PDU (any but the v1 trap) from its tag and contents, as
+    /// SNMPv3's ScopedPDU carries it.
+    pub(crate) fn decode_tagged(pt: u8, contents: &[u8]) -> Result<Pdu> {
+        let kind =
+            PduKind::from_tag(pt).ok_or_else(|| bad(format!("unknown PDU tag 0x{pt:02x}")))?;
+        let mut p = Reader::new(contents);
+        let request_id = int32(&mut p, "request-id")?;
+        let error_status = int32(&mut p, "error-status")?;
+        let error_index = int32(&mut p, "error-index")?;
+        let varbinds = decode_varbinds(&mut p)?;
+        if !p.is_empty() {
+            return Err(bad("extra bytes in the PDU"));
+        }
+        Ok(Pdu {
+            kind,
+            request_id,
+            error_status,
+            error_index,
+            varbinds,
+        })
+    }
 }
 
 fn encode_varbinds(out: &mut Vec<u8>, varbinds: &[VarBind]) {

@@ -434,3 +434,49 @@ impl Drop for S7Server {
         self.stop();
     }
 }
+
+/// SNMPv3 users for [`SnmpServer::start_v3`] (`createUser` lines in the
+/// config file the harness names first in `-c`; snmpd localizes them at
+/// start and stores the keys in its persistent file). All may write
+/// (`rwuser`), at the security level of their name.
+pub const SNMP_V3_USERS: &str = "\
+createUser shaaes SHA \"shaauthpass\" AES \"shaprivpass\"
+createUser md5des MD5 \"md5authpass\" DES \"md5privpass\"
+createUser sha256u SHA-256 \"sha256authpass\"
+createUser sha512aes SHA-512 \"sha512authpass\" AES \"sha512privpass\"
+createUser noauthu
+rwuser shaaes priv
+rwuser md5des priv
+rwuser sha256u auth
+rwuser sha512aes priv
+rwuser noauthu noauth
+";
+
+impl SnmpServer {
+    /// [`SnmpServer::start`] with [`SNMP_V3_USERS`] and `extra` lines.
+    pub fn start_v3(extra: &str) -> SnmpServer {
+        SnmpServer::start(&format!("{SNMP_V3_USERS}{extra}"))
+    }
+
+    /// snmpEngineBoots as the agent last stored it in its persistent file.
+    pub fn engine_boots(&self) -> Option<u32> {
+        self.persistent_value("engineBoots ")?.parse().ok()
+    }
+
+    /// The agent's engine ID, from its persistent file (`oldEngineID 0x…`).
+    pub fn engine_id(&self) -> Option<Vec<u8>> {
+        let hex = self.persistent_value("oldEngineID 0x")?;
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect()
+    }
+
+    fn persistent_value(&self, prefix: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join("persist").join("snmpd.conf")).ok()?;
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|v| v.trim().to_string())
+    }
+}

@@ -1,0 +1,293 @@
+//! SNMPv3 costs against one real net-snmp `snmpd` on loopback (its users
+//! from tests/common's `SNMP_V3_USERS`):
+//!
+//! 1. password-to-key (RFC 3414 A.2: about 1 MiB hashed) per auth protocol;
+//! 2. opening pooled v3 connections: the 1st (hashes the passwords and
+//!    discovers the engine) against the 2nd..10th of the same manager (share
+//!    both), and against clients without a shared manager; each "open"
+//!    includes its first GET. Goal: 2nd..10th <= 1/10 of the 1st;
+//! 3. GET sysUpTime.0 on one thread: edgepool v2c, edgepool v3 authPriv
+//!    SHA/AES-128, and the `snmp2` crate's v3 `SyncSession` with the same
+//!    user. Goals: v3 <= 1.3x v2c's cost per request; edgepool v3 >= 1.0x
+//!    snmp2 v3's throughput.
+//!
+//! A plain harness. Every round measures every variant, in an order that
+//! rotates; the table shows medians over the rounds.
+//! `cargo bench --no-default-features --features snmp --bench snmp_v3` runs
+//! it (about a minute); `EDGEPOOL_BENCH_ROUNDS` (default 5) and
+//! `EDGEPOOL_BENCH_MILLIS` (per throughput measurement, default 1000) change
+//! the size. Without `--bench` (as `cargo test --all-targets` runs it) it only
+//! checks that every variant works.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::SnmpServer;
+use edgepool::snmp::usm::password_to_key;
+use edgepool::snmp::{oid, AuthProtocol, Client, Config, Manager, PrivProtocol, Usm, Value};
+use edgepool::Pool;
+use std::time::{Duration, Instant};
+
+const SYS_UPTIME_ARCS: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
+
+fn user() -> Usm {
+    Usm::new("shaaes")
+        .auth(AuthProtocol::Sha1, "shaauthpass")
+        .privacy(PrivProtocol::Aes128, "shaprivpass")
+}
+
+fn v3_config(addr: &str) -> Config {
+    Config::new(addr)
+        .v3(user())
+        .timeout(Duration::from_secs(2))
+        .retries(1)
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn check(vbs: &[edgepool::snmp::VarBind]) {
+    assert!(
+        matches!(vbs, [vb] if matches!(vb.value, Value::TimeTicks(_))),
+        "{vbs:?}"
+    );
+}
+
+/// Connect + first GET, in µs: (1st of a manager, mean of its 2nd..10th,
+/// mean of unshared `Client::connect`s, 1st and mean of 2nd..10th through a
+/// `Pool`, whose `get` hands the connect to its worker thread).
+fn connects(addr: &str) -> [f64; 5] {
+    use r2d2::ManageConnection;
+    let manager = Manager::new(v3_config(addr));
+    let mut held = Vec::new();
+    let mut direct = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let mut c = manager.connect().expect("v3 connection");
+        check(&c.get(&[oid::SYS_UPTIME]).expect("v3 GET"));
+        direct.push(start.elapsed().as_secs_f64() * 1e6);
+        held.push(c);
+    }
+    let mut alone = 0.0;
+    for _ in 0..9 {
+        let start = Instant::now();
+        let mut c = Client::connect(&v3_config(addr)).expect("v3 client");
+        check(&c.get(&[oid::SYS_UPTIME]).expect("v3 GET"));
+        alone += start.elapsed().as_secs_f64() * 1e6;
+    }
+    let pool = Pool::builder()
+        .max_size(10)
+        .build(Manager::new(v3_config(addr)))
+        .expect("pool");
+    let mut guards = Vec::new();
+    let mut pooled = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        let mut c = pool.get().expect("pooled v3 connection");
+        check(&c.get(&[oid::SYS_UPTIME]).expect("v3 GET"));
+        pooled.push(start.elapsed().as_secs_f64() * 1e6);
+        guards.push(c);
+    }
+    [
+        direct[0],
+        direct[1..].iter().sum::<f64>() / 9.0,
+        alone / 9.0,
+        pooled[0],
+        pooled[1..].iter().sum::<f64>() / 9.0,
+    ]
+}
+
+enum Variant {
+    Edge(Pool<Manager>),
+    Snmp2(Box<snmp2::SyncSession>),
+}
+
+fn variants(addr: &str) -> Vec<(&'static str, Variant)> {
+    let v2 = Pool::builder()
+        .max_size(1)
+        .build(Manager::new(
+            Config::new(addr)
+                .community("public")
+                .timeout(Duration::from_secs(2)),
+        ))
+        .expect("v2c pool");
+    let v3 = Pool::builder()
+        .max_size(1)
+        .build(Manager::new(v3_config(addr)))
+        .expect("v3 pool");
+    let security = snmp2::v3::Security::new(b"shaaes", b"shaauthpass")
+        .with_auth_protocol(snmp2::v3::AuthProtocol::Sha1)
+        .with_auth(snmp2::v3::Auth::AuthPriv {
+            cipher: snmp2::v3::Cipher::Aes128,
+            privacy_password: b"shaprivpass".to_vec(),
+        });
+    let mut s = snmp2::SyncSession::new_v3(addr, Some(Duration::from_secs(2)), 1, security)
+        .expect("snmp2 v3 session");
+    s.init().expect("snmp2 v3 discovery");
+    vec![
+        ("edgepool v2c", Variant::Edge(v2)),
+        ("edgepool v3 authPriv SHA/AES", Variant::Edge(v3)),
+        ("snmp2 v3 authPriv SHA/AES", Variant::Snmp2(Box::new(s))),
+    ]
+}
+
+/// GETs per second for `time`.
+fn throughput(v: &mut Variant, time: Duration) -> f64 {
+    let oid2 = snmp2::Oid::from(&SYS_UPTIME_ARCS).expect("snmp2 OID");
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < time {
+        match v {
+            Variant::Edge(pool) => check(
+                &pool
+                    .execute(|c| c.get(&[oid::SYS_UPTIME]))
+                    .expect("edgepool GET"),
+            ),
+            Variant::Snmp2(s) => {
+                let mut pdu = s.get(&oid2).expect("snmp2 GET");
+                assert!(matches!(
+                    pdu.varbinds.next(),
+                    Some((_, snmp2::Value::Timeticks(_)))
+                ));
+            }
+        }
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let rounds = if bench {
+        env_u64("EDGEPOOL_BENCH_ROUNDS", 5).max(1) as usize
+    } else {
+        1
+    };
+    let time = Duration::from_millis(if bench {
+        env_u64("EDGEPOOL_BENCH_MILLIS", 1000).max(10)
+    } else {
+        10
+    });
+    let server = SnmpServer::start_v3("");
+    let addr = server.addr();
+
+    // 1. Password-to-key.
+    let protocols = [
+        AuthProtocol::Md5,
+        AuthProtocol::Sha1,
+        AuthProtocol::Sha224,
+        AuthProtocol::Sha256,
+        AuthProtocol::Sha384,
+        AuthProtocol::Sha512,
+    ];
+    let reps = if bench { 10 } else { 1 };
+    let mut p2k = Vec::new();
+    for auth in protocols {
+        let mut ms: Vec<f64> = (0..rounds.max(3))
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..reps {
+                    std::hint::black_box(password_to_key(auth, b"shaauthpass"));
+                }
+                start.elapsed().as_secs_f64() * 1e3 / f64::from(reps)
+            })
+            .collect();
+        p2k.push((auth, median(&mut ms)));
+    }
+
+    // 2. Connects.
+    let mut samples = vec![Vec::new(); 5];
+    for _ in 0..rounds {
+        for (s, v) in samples.iter_mut().zip(connects(&addr)) {
+            s.push(v);
+        }
+    }
+    let c: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
+
+    // 3. Throughput, interleaved.
+    let mut vs = variants(&addr);
+    let mut ops = vec![Vec::new(); vs.len()];
+    if bench {
+        for (_, v) in vs.iter_mut() {
+            throughput(v, Duration::from_millis(200));
+        }
+    }
+    for round in 0..rounds {
+        for k in 0..vs.len() {
+            let i = (round + k) % vs.len();
+            ops[i].push(throughput(&mut vs[i].1, time));
+        }
+    }
+    let med: Vec<f64> = ops.iter_mut().map(|o| median(o)).collect();
+
+    if !bench {
+        println!(
+            "snmp_v3 bench: smoke run passed (run `cargo bench --no-default-features \
+             --features snmp --bench snmp_v3` to measure)"
+        );
+        return;
+    }
+    println!(
+        "SNMPv3 on loopback, one net-snmp snmpd; {rounds} rounds; {} CPU(s)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+    println!("password-to-key (1 MiB hashed), ms per call:");
+    for (auth, ms) in &p2k {
+        println!("  {:<8} {ms:>7.2}", auth.to_string());
+    }
+    println!();
+    println!("open a v3 connection + its first GET (SHA/AES), us (median of rounds):");
+    println!(
+        "  1st of a manager (hash + discovery)          {:>9.0}",
+        c[0]
+    );
+    println!(
+        "  2nd..10th of the same manager (mean)         {:>9.0}",
+        c[1]
+    );
+    println!(
+        "  unshared Client::connect (mean)              {:>9.0}",
+        c[2]
+    );
+    println!(
+        "  through a Pool: 1st                          {:>9.0}",
+        c[3]
+    );
+    println!(
+        "  through a Pool: 2nd..10th (mean)             {:>9.0}",
+        c[4]
+    );
+    println!(
+        "  goal 2nd..10th <= 0.10x the 1st: {:.3}x (through a Pool: {:.3}x)",
+        c[1] / c[0],
+        c[4] / c[3]
+    );
+    println!();
+    println!("GET sysUpTime.0, 1 thread, ops/s (median of rounds):");
+    for ((name, _), m) in vs.iter().zip(&med) {
+        println!("  {name:<32} {m:>8.0}");
+    }
+    println!(
+        "  goal v3 cost per request <= 1.30x v2c's: {:.2}x",
+        med[0] / med[1]
+    );
+    println!(
+        "  goal edgepool v3 throughput >= 1.00x snmp2 v3's: {:.2}x",
+        med[1] / med[2]
+    );
+}
