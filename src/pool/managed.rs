@@ -113,14 +113,12 @@ impl Shared {
     }
 
     /// True while connects are held back after failures.
-    /// While connects back off after an error a retry cannot fix (refused
-    /// credentials, invalid settings): that error.
+    /// After a connect failed with an error a retry cannot fix (refused
+    /// credentials, invalid settings), and until a connect succeeds: that
+    /// error. r2d2 keeps retrying in the background (with our backoff), so a
+    /// fix on the server side is picked up.
     pub(crate) fn fatal_error(&self) -> Option<crate::Error> {
-        let dial = self.dial();
-        if !matches!(dial.next_attempt, Some(t) if t > Instant::now()) {
-            return None;
-        }
-        dial.fatal.clone().map(|f| match f {
+        self.dial().fatal.clone().map(|f| match f {
             Fatal::Auth(m) => crate::Error::Auth(m),
             Fatal::Config(m) => crate::Error::Config(m),
         })

@@ -204,8 +204,8 @@ impl<M: ManageConnection> Pool<M> {
     /// after [`close`](Pool::close), [`Error::PoolTimeout`] (naming the last
     /// connect error) when none came in time. When the last connect failed in
     /// a way waiting cannot fix ([`Error::Auth`], [`Error::Config`]) and no
-    /// connection is idle, that error comes back at once until the next
-    /// connect attempt is due.
+    /// connection is idle, that error comes back at once until a background
+    /// connect succeeds.
     ///
     /// ```
     /// # use edgepool::{tcp, Pool};
