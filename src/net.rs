@@ -316,7 +316,9 @@ fn apply(stream: &TcpStream, opts: &ConnectOptions) -> io::Result<()> {
     stream.set_write_timeout(opts.write_timeout)
 }
 
-fn tcp_keepalive(k: &Keepalive) -> TcpKeepalive {
+/// socket2's keepalive for `k`; where the OS cannot set the interval or the
+/// count, only the idle time is applied.
+pub(crate) fn tcp_keepalive(k: &Keepalive) -> TcpKeepalive {
     let ka = TcpKeepalive::new().with_time(k.idle);
     #[cfg(any(
         target_os = "android",
@@ -714,14 +716,16 @@ fn host_part(addr: &str) -> &str {
 }
 
 #[cfg(feature = "tls")]
-mod tls {
+pub(crate) mod tls {
     use super::{ConnectOptions, SocketState, TlsMode};
     use crate::{Error, Phase, Result};
     use native_tls::{Certificate, HandshakeError, TlsConnector, TlsStream};
     use std::io::{self, Read};
     use std::net::TcpStream;
 
-    pub(super) fn connector(mode: &TlsMode) -> Result<TlsConnector> {
+    /// A connector for `mode` (for `Off`, a default one). Making one loads
+    /// the system's trusted roots: tens of milliseconds.
+    pub(crate) fn connector(mode: &TlsMode) -> Result<TlsConnector> {
         let mut builder = TlsConnector::builder();
         match mode {
             TlsMode::Off => {}

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use socket2::{SockRef, TcpKeepalive};
+use socket2::SockRef;
 
 use super::ConnId;
 use crate::net::{self, Keepalive, SocketState, Stream};
@@ -150,46 +150,10 @@ pub(super) fn configure(
 ) -> io::Result<()> {
     tcp.set_nodelay(true)?;
     if let Some(k) = keepalive {
-        SockRef::from(tcp).set_tcp_keepalive(&tcp_keepalive(k))?;
+        SockRef::from(tcp).set_tcp_keepalive(&net::tcp_keepalive(k))?;
     }
     tcp.set_read_timeout(read_timeout)?;
     tcp.set_write_timeout(write_timeout)
-}
-
-// The same platform split as `net`'s: where the OS cannot set the interval or
-// the count, only the idle time is applied.
-fn tcp_keepalive(k: &Keepalive) -> TcpKeepalive {
-    let ka = TcpKeepalive::new().with_time(k.idle);
-    #[cfg(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "fuchsia",
-        target_os = "illumos",
-        target_os = "ios",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "netbsd",
-        target_os = "tvos",
-        target_os = "watchos",
-        target_os = "windows",
-    ))]
-    let ka = ka.with_interval(k.interval);
-    #[cfg(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "fuchsia",
-        target_os = "illumos",
-        target_os = "ios",
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "netbsd",
-        target_os = "tvos",
-        target_os = "watchos",
-    ))]
-    let ka = ka.with_retries(k.count);
-    ka
 }
 
 /// Checks the settings `net` would reject when connecting, so that the pools
@@ -231,7 +195,7 @@ mod tls {
     use super::wait_readable;
     use crate::net::TlsMode;
     use crate::{Error, Phase, Result};
-    use native_tls::{Certificate, HandshakeError, TlsAcceptor, TlsConnector, TlsStream};
+    use native_tls::{HandshakeError, TlsAcceptor, TlsConnector, TlsStream};
     use std::net::TcpStream;
     use std::time::Instant;
 
@@ -278,27 +242,10 @@ mod tls {
     /// The connector for `mode`, made once per pool: making one loads the
     /// system's trusted roots, which takes tens of milliseconds.
     pub(in crate::tunnel) fn connector(mode: &TlsMode) -> Result<Option<TlsConnector>> {
-        let mut builder = TlsConnector::builder();
         match mode {
-            TlsMode::Off => return Ok(None),
-            TlsMode::Insecure => {
-                builder
-                    .danger_accept_invalid_certs(true)
-                    .danger_accept_invalid_hostnames(true);
-            }
-            TlsMode::Verified { ca, .. } => {
-                if let Some(pem) = ca {
-                    let cert = Certificate::from_pem(pem).map_err(|e| {
-                        Error::Config(format!("the TLS CA is not a PEM certificate: {e}"))
-                    })?;
-                    builder.add_root_certificate(cert);
-                }
-            }
+            TlsMode::Off => Ok(None),
+            mode => crate::net::tls::connector(mode).map(Some),
         }
-        builder
-            .build()
-            .map(Some)
-            .map_err(|e| Error::Tls(Box::new(e)))
     }
 }
 
