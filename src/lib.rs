@@ -62,6 +62,8 @@ pub mod pool;
 pub mod redis;
 #[cfg(feature = "s7")]
 pub mod s7;
+#[cfg(feature = "sim")]
+pub mod sim;
 #[cfg(feature = "snmp")]
 pub mod snmp;
 pub mod tcp;

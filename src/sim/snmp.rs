@@ -1,0 +1,1 @@
+//! Placeholder: filled in by the snmp simulator work.
