@@ -462,8 +462,10 @@ impl Stream {
     /// Connects to `addr` (`"host:port"`) with [`connect`], then, unless `tls`
     /// is [`TlsMode::Off`], runs the TLS handshake.
     ///
-    /// The handshake runs with the socket's read and write timeouts set to
-    /// `opts.connect_timeout`; the configured I/O timeouts apply afterwards. A
+    /// The whole handshake must finish within `opts.connect_timeout` (however
+    /// slowly the peer trickles it out); the configured I/O timeouts apply
+    /// afterwards. The TLS connector for each distinct `tls` is built once per
+    /// process and reused (building one loads the system's trusted roots). A
     /// handshake that stalls gives
     /// [`Error::Timeout`]`(`[`Phase::TlsHandshake`]`)`; a rejected certificate
     /// or a failed handshake gives [`Error::Tls`].
@@ -482,7 +484,7 @@ impl Stream {
             TlsMode::Off => Ok(Stream::Plain(connect(addr, opts)?)),
             #[cfg(feature = "tls")]
             mode => {
-                let connector = tls::connector(mode)?;
+                let connector = tls::cached_connector(mode)?;
                 let tcp = connect(addr, opts)?;
                 let name = match mode {
                     TlsMode::Verified {
@@ -722,8 +724,34 @@ pub(crate) mod tls {
     use native_tls::{Certificate, HandshakeError, TlsConnector, TlsStream};
     use std::io::{self, Read};
     use std::net::TcpStream;
+    use std::sync::{Mutex, PoisonError};
+    use std::time::{Duration, Instant};
 
-    /// A connector for `mode` (for `Off`, a default one). Making one loads
+    /// Connectors already built, by mode: building one loads the system's
+    /// trusted roots (tens of milliseconds), so every pool reuses them.
+    static CONNECTORS: Mutex<Vec<(TlsMode, TlsConnector)>> = Mutex::new(Vec::new());
+    /// Distinct modes kept; a program with more starts over (never unbounded).
+    const CACHED_MODES: usize = 16;
+
+    /// A connector for `mode` (for `Off`, a default one), built once per mode
+    /// and process and then shared (a `TlsConnector` is a cheap handle).
+    pub(crate) fn cached_connector(mode: &TlsMode) -> Result<TlsConnector> {
+        let lock = || CONNECTORS.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, c)) = lock().iter().find(|(m, _)| m == mode) {
+            return Ok(c.clone());
+        }
+        let built = connector(mode)?;
+        let mut cache = lock();
+        if cache.len() >= CACHED_MODES {
+            cache.clear();
+        }
+        if !cache.iter().any(|(m, _)| m == mode) {
+            cache.push((mode.clone(), built.clone()));
+        }
+        Ok(built)
+    }
+
+    /// A new connector for `mode` (for `Off`, a default one). Making one loads
     /// the system's trusted roots: tens of milliseconds.
     pub(crate) fn connector(mode: &TlsMode) -> Result<TlsConnector> {
         let mut builder = TlsConnector::builder();
@@ -746,25 +774,60 @@ pub(crate) mod tls {
         builder.build().map_err(|e| Error::Tls(Box::new(e)))
     }
 
+    /// The TLS handshake, bounded as a whole by `opts.connect_timeout`: the
+    /// socket is non-blocking during it and every wait for the peer gets only
+    /// the time left, so a peer that trickles its handshake out byte by byte
+    /// cannot stretch it.
     pub(super) fn handshake(
         connector: &TlsConnector,
         name: &str,
         tcp: TcpStream,
         opts: &ConnectOptions,
     ) -> Result<TlsStream<TcpStream>> {
-        tcp.set_read_timeout(Some(opts.connect_timeout))?;
-        tcp.set_write_timeout(Some(opts.connect_timeout))?;
-        let stream = match connector.connect(name, tcp) {
-            Ok(stream) => stream,
-            Err(HandshakeError::WouldBlock(_)) => return Err(Error::Timeout(Phase::TlsHandshake)),
-            Err(HandshakeError::Failure(e)) if timed_out(&e) => {
-                return Err(Error::Timeout(Phase::TlsHandshake))
+        let deadline = Instant::now() + opts.connect_timeout;
+        tcp.set_nonblocking(true)?;
+        let mut attempt = connector.connect(name, tcp);
+        let stream = loop {
+            match attempt {
+                Ok(stream) => break stream,
+                Err(HandshakeError::WouldBlock(mid)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() || !wait_readable(mid.get_ref(), left)? {
+                        return Err(Error::Timeout(Phase::TlsHandshake));
+                    }
+                    attempt = mid.handshake();
+                }
+                Err(HandshakeError::Failure(e)) if timed_out(&e) => {
+                    return Err(Error::Timeout(Phase::TlsHandshake))
+                }
+                Err(HandshakeError::Failure(e)) => return Err(Error::Tls(Box::new(e))),
             }
-            Err(HandshakeError::Failure(e)) => return Err(Error::Tls(Box::new(e))),
         };
-        stream.get_ref().set_read_timeout(opts.read_timeout)?;
-        stream.get_ref().set_write_timeout(opts.write_timeout)?;
+        let tcp = stream.get_ref();
+        tcp.set_nonblocking(false)?;
+        tcp.set_read_timeout(opts.read_timeout)?;
+        tcp.set_write_timeout(opts.write_timeout)?;
         Ok(stream)
+    }
+
+    /// Waits until `tcp` has something to read (or EOF/an error) for at most
+    /// `timeout`: a blocking 1-byte peek, which consumes nothing. False when
+    /// the time ran out. (The handshake waits on reads; its writes are small
+    /// enough for the socket buffer, and a full buffer also ends at the
+    /// deadline.)
+    fn wait_readable(tcp: &TcpStream, timeout: Duration) -> Result<bool> {
+        tcp.set_nonblocking(false)?;
+        tcp.set_read_timeout(Some(timeout))?;
+        let ready = loop {
+            match tcp.peek(&mut [0u8; 1]) {
+                Ok(_) => break true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if super::is_io_timeout(&e) => break false,
+                Err(_) => break true, // the handshake itself reports it
+            }
+        };
+        tcp.set_nonblocking(true)?;
+        Ok(ready)
     }
 
     /// True when an I/O timeout caused the failure (Windows reports a socket

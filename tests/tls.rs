@@ -362,6 +362,69 @@ fn a_silent_server_times_out_the_handshake() {
     assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
 }
 
+/// A proxy in front of `upstream` that passes the server's bytes on one at a
+/// time, 20 ms apart: every single read is quick, the handshake is not.
+fn trickling_proxy(upstream: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local_addr");
+    thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            thread::spawn(move || {
+                let mut byte = [0u8; 1];
+                while let Ok(1) = s_in.read(&mut byte) {
+                    thread::sleep(Duration::from_millis(20));
+                    if c_out.write_all(&byte).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_trickled_handshake_is_bounded_as_a_whole() {
+    let certs = certs();
+    let addr = trickling_proxy(echo_server(&certs.server)).to_string();
+    let timeout = Duration::from_millis(800);
+    let opts = ConnectOptions::default().connect_timeout(timeout);
+    let start = Instant::now();
+    // Hundreds of server bytes at 20 ms each would take many seconds.
+    let result = Stream::connect(&addr, &opts, &verified(Some("localhost"), &certs.ca));
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(result, Err(Error::Timeout(Phase::TlsHandshake))),
+        "{result:?}"
+    );
+    assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
+}
+
+#[test]
+fn many_connects_with_one_mode_are_fast() {
+    // The connector (and its CA bundle) is built once per mode, not per connect.
+    let certs = certs();
+    let addr = echo_server(&certs.server).to_string();
+    let mode = verified(Some("localhost"), &certs.ca);
+    let mut stream = connect(&addr, &mode).expect("first connect");
+    assert_echoes(&mut stream, b"one");
+    for i in 0..20 {
+        let mut stream = connect(&addr, &mode).expect("connect");
+        assert_echoes(&mut stream, format!("msg {i}").as_bytes());
+    }
+}
+
 #[test]
 fn state_is_idle_after_the_handshake_and_closed_after_close_notify() {
     // native_tls's OpenSSL acceptor speaks TLS 1.2 at most; see the next test for 1.3.
