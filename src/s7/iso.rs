@@ -255,6 +255,43 @@ pub fn encode_connect_request(src_ref: u16, local_tsap: u16, remote_tsap: u16, o
     ]);
 }
 
+/// Server side (the S7 simulator): appends a connection confirm (CC)
+/// answering the request with reference `dst_ref`, granting 1024-byte
+/// TPDUs and echoing the TSAPs the request named.
+#[cfg(feature = "sim")]
+pub(crate) fn encode_connect_confirm(
+    dst_ref: u16,
+    src_ref: u16,
+    src_tsap: Option<u16>,
+    dst_tsap: Option<u16>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    let [d0, d1] = dst_ref.to_be_bytes();
+    let [s0, s1] = src_ref.to_be_bytes();
+    // TPKT length and LI are filled in below.
+    out.extend_from_slice(&[TPKT_VERSION, 0, 0, 0, 0, CC, d0, d1, s0, s1, 0]);
+    out.extend_from_slice(&[P_TPDU_SIZE, 1, 10]);
+    for (code, tsap) in [(P_SRC_TSAP, src_tsap), (P_DST_TSAP, dst_tsap)] {
+        if let Some(tsap) = tsap {
+            let [t0, t1] = tsap.to_be_bytes();
+            out.extend_from_slice(&[code, 2, t0, t1]);
+        }
+    }
+    let len = out.len() - start;
+    out[start + 2..start + 4].copy_from_slice(&u16::try_from(len).unwrap_or(0).to_be_bytes());
+    out[start + 4] = u8::try_from(len - TPKT_HEADER - 1).unwrap_or(0);
+}
+
+/// Server side (the S7 simulator): appends a disconnect request (DR)
+/// refusing the connection request with reference `dst_ref`.
+#[cfg(feature = "sim")]
+pub(crate) fn encode_disconnect(dst_ref: u16, src_ref: u16, reason: u8, out: &mut Vec<u8>) {
+    let [d0, d1] = dst_ref.to_be_bytes();
+    let [s0, s1] = src_ref.to_be_bytes();
+    out.extend_from_slice(&[TPKT_VERSION, 0, 0, 11, 6, DR, d0, d1, s0, s1, reason]);
+}
+
 /// Appends `payload` as one data TPDU (end of TSDU set) in a TPKT frame.
 ///
 /// `payload` must be shorter than 65,529 bytes (the TPKT length is 16 bits);
@@ -488,6 +525,34 @@ mod tests {
         assert_eq!(
             decode(&er, 1024).unwrap().unwrap().0,
             Tpdu::Error { cause: 0x02 }
+        );
+    }
+
+    #[cfg(feature = "sim")]
+    #[test]
+    fn server_side_confirm_and_disconnect() {
+        // What the Snap7 server answers to the captured request.
+        let mut out = Vec::new();
+        encode_connect_confirm(1, 1, Some(0x0100), Some(0x0101), &mut out);
+        assert_eq!(out, hex(CC_CAPTURED));
+        out.clear();
+        encode_connect_confirm(7, 2, None, None, &mut out);
+        let (t, used) = decode(&out, 1024).unwrap().unwrap();
+        assert_eq!(used, out.len());
+        assert!(matches!(
+            t,
+            Tpdu::ConnectConfirm {
+                src_ref: 2,
+                tpdu_size: Some(1024),
+                src_tsap: None,
+                dst_tsap: None
+            }
+        ));
+        out.clear();
+        encode_disconnect(1, 2, 0x03, &mut out);
+        assert_eq!(
+            decode(&out, 1024).unwrap().unwrap(),
+            (Tpdu::Disconnect { reason: 0x03 }, 11)
         );
     }
 

@@ -362,6 +362,28 @@ fn header(out: &mut Vec<u8>, rosctr: u8, pdu_ref: u16, plen: usize, dlen: usize)
     out.extend_from_slice(&[PROTOCOL_ID, rosctr, 0, 0, r0, r1, p0, p1, d0, d1]);
 }
 
+/// Server side (the S7 simulator): appends an acknowledgement header, ack
+/// with data (`with_data`) or plain ack, carrying error class and code.
+#[cfg(feature = "sim")]
+pub(crate) fn encode_ack_header(
+    out: &mut Vec<u8>,
+    with_data: bool,
+    pdu_ref: u16,
+    plen: usize,
+    dlen: usize,
+    error: (u8, u8),
+) {
+    let rosctr = if with_data { ACK_DATA } else { ACK };
+    header(out, rosctr, pdu_ref, plen, dlen);
+    out.extend_from_slice(&[error.0, error.1]);
+}
+
+/// Server side (the S7 simulator): appends a userdata header.
+#[cfg(feature = "sim")]
+pub(crate) fn encode_userdata_header(out: &mut Vec<u8>, pdu_ref: u16, plen: usize, dlen: usize) {
+    header(out, USERDATA, pdu_ref, plen, dlen);
+}
+
 /// Appends a setup-communication job asking for `pdu_size` bytes (one
 /// parallel job each way).
 ///
