@@ -7,38 +7,113 @@
 use crate::{Error, Result};
 
 /// Tags of the universal, application and context types SNMP uses.
+///
+/// ```
+/// use edgepool::snmp::ber::{tag, Reader};
+/// // SEQUENCE { INTEGER 1, OCTET STRING "public", NULL }
+/// let bytes = [0x30, 0x0d, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0x05, 0x00];
+/// let mut seq = Reader::new(&bytes).nested(tag::SEQUENCE)?;
+/// assert_eq!(seq.peek_tag(), Some(tag::INTEGER));
+/// assert_eq!(seq.expect(tag::INTEGER)?, &[0x01]);
+/// assert_eq!(seq.expect(tag::OCTET_STRING)?, b"public");
+/// assert_eq!(seq.tlv()?, (tag::NULL, &[][..]));
+/// assert!(seq.is_empty());
+/// # Ok::<(), edgepool::Error>(())
+/// ```
 pub mod tag {
     /// INTEGER.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::INTEGER, 0x02);
+    /// ```
     pub const INTEGER: u8 = 0x02;
     /// OCTET STRING.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::OCTET_STRING, 0x04);
+    /// ```
     pub const OCTET_STRING: u8 = 0x04;
     /// NULL.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::NULL, 0x05);
+    /// ```
     pub const NULL: u8 = 0x05;
     /// OBJECT IDENTIFIER.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::OID, 0x06);
+    /// ```
     pub const OID: u8 = 0x06;
     /// SEQUENCE.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::SEQUENCE, 0x30);
+    /// ```
     pub const SEQUENCE: u8 = 0x30;
     /// IpAddress (APPLICATION 0).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::IP_ADDRESS, 0x40);
+    /// ```
     pub const IP_ADDRESS: u8 = 0x40;
     /// Counter32 (APPLICATION 1).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::COUNTER32, 0x41);
+    /// ```
     pub const COUNTER32: u8 = 0x41;
     /// Gauge32 / Unsigned32 (APPLICATION 2).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::GAUGE32, 0x42);
+    /// ```
     pub const GAUGE32: u8 = 0x42;
     /// TimeTicks (APPLICATION 3).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::TIMETICKS, 0x43);
+    /// ```
     pub const TIMETICKS: u8 = 0x43;
     /// Opaque (APPLICATION 4).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::OPAQUE, 0x44);
+    /// ```
     pub const OPAQUE: u8 = 0x44;
     /// Counter64 (APPLICATION 6).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::COUNTER64, 0x46);
+    /// ```
     pub const COUNTER64: u8 = 0x46;
     /// noSuchObject exception (context 0, primitive).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::NO_SUCH_OBJECT, 0x80);
+    /// ```
     pub const NO_SUCH_OBJECT: u8 = 0x80;
     /// noSuchInstance exception (context 1, primitive).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::NO_SUCH_INSTANCE, 0x81);
+    /// ```
     pub const NO_SUCH_INSTANCE: u8 = 0x81;
     /// endOfMibView exception (context 2, primitive).
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::ber::tag::END_OF_MIB_VIEW, 0x82);
+    /// ```
     pub const END_OF_MIB_VIEW: u8 = 0x82;
 }
 
 /// Most sub-identifiers in an OID (RFC 2578 §3.5).
+///
+/// ```
+/// use edgepool::snmp::{ber::MAX_OID_LEN, Oid};
+/// assert!(vec!["1"; MAX_OID_LEN].join(".").parse::<Oid>().is_ok());
+/// assert!(vec!["1"; MAX_OID_LEN + 1].join(".").parse::<Oid>().is_err());
+/// ```
 pub const MAX_OID_LEN: usize = 128;
 
 pub(crate) fn bad(msg: impl Into<String>) -> Error {
@@ -46,6 +121,18 @@ pub(crate) fn bad(msg: impl Into<String>) -> Error {
 }
 
 /// Reads TLVs from a byte slice.
+///
+/// ```
+/// use edgepool::snmp::ber::{tag, Reader};
+/// // SEQUENCE { INTEGER 1, OCTET STRING "public" }
+/// let bytes = [0x30, 0x0b, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c'];
+/// let mut r = Reader::new(&bytes);
+/// let mut seq = r.nested(tag::SEQUENCE)?;
+/// assert_eq!(seq.integer()?, 1);
+/// assert_eq!(seq.octets()?, b"public");
+/// assert!(seq.is_empty() && r.is_empty());
+/// # Ok::<(), edgepool::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],
@@ -111,6 +198,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a TLV that must carry `want`.
+    ///
+    /// ```
+    /// use edgepool::snmp::ber::{tag, Reader};
+    /// assert_eq!(Reader::new(&[0x04, 0x01, b'x']).expect(tag::OCTET_STRING)?, b"x");
+    /// assert!(Reader::new(&[0x04, 0x01, b'x']).expect(tag::INTEGER).is_err());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn expect(&mut self, want: u8) -> Result<&'a [u8]> {
         let (tag, value) = self.tlv()?;
         if tag != want {
@@ -121,22 +215,53 @@ impl<'a> Reader<'a> {
 
     /// Reads a constructed TLV with tag `want` and returns a reader over its
     /// contents.
+    ///
+    /// ```
+    /// use edgepool::snmp::ber::{tag, Reader};
+    /// // SEQUENCE { NULL }, then INTEGER 7.
+    /// let mut r = Reader::new(&[0x30, 0x02, 0x05, 0x00, 0x02, 0x01, 0x07]);
+    /// let mut inner = r.nested(tag::SEQUENCE)?;
+    /// inner.null()?;
+    /// assert!(inner.is_empty());
+    /// assert_eq!(r.integer()?, 7);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn nested(&mut self, want: u8) -> Result<Reader<'a>> {
         self.expect(want).map(Reader::new)
     }
 
     /// Reads an INTEGER (up to 64 bits).
+    ///
+    /// ```
+    /// use edgepool::snmp::ber::Reader;
+    /// assert_eq!(Reader::new(&[0x02, 0x02, 0x00, 0x80]).integer()?, 128);
+    /// assert_eq!(Reader::new(&[0x02, 0x02, 0xff, 0x7f]).integer()?, -129);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn integer(&mut self) -> Result<i64> {
         let v = self.expect(tag::INTEGER)?;
         decode_i64(v)
     }
 
     /// Reads an OCTET STRING.
+    ///
+    /// ```
+    /// let mut r = edgepool::snmp::ber::Reader::new(&[0x04, 0x03, b'l', b'a', b'b']);
+    /// assert_eq!(r.octets()?, b"lab");
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn octets(&mut self) -> Result<&'a [u8]> {
         self.expect(tag::OCTET_STRING)
     }
 
     /// Reads a NULL.
+    ///
+    /// ```
+    /// use edgepool::snmp::ber::Reader;
+    /// Reader::new(&[0x05, 0x00]).null()?;
+    /// assert!(Reader::new(&[0x05, 0x01, 0x00]).null().is_err());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn null(&mut self) -> Result<()> {
         match self.expect(tag::NULL)? {
             [] => Ok(()),

@@ -55,6 +55,13 @@ pub enum ErrorStatus {
 
 impl ErrorStatus {
     /// The status for a non-zero error-status code.
+    ///
+    /// ```
+    /// use edgepool::snmp::ErrorStatus;
+    /// assert_eq!(ErrorStatus::from_code(2), ErrorStatus::NoSuchName);
+    /// assert_eq!(ErrorStatus::from_code(99), ErrorStatus::Other(99));
+    /// assert_eq!(ErrorStatus::from_code(99).to_string(), "error-status 99");
+    /// ```
     pub fn from_code(code: i32) -> ErrorStatus {
         use ErrorStatus::*;
         match code {

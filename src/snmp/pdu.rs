@@ -143,28 +143,75 @@ impl AsRef<[u32]> for Oid {
 }
 
 /// Well-known OIDs: the MIB-2 system group.
+///
+/// ```
+/// use edgepool::snmp::oid;
+/// assert_eq!(oid::SYS_NAME.to_string(), "1.3.6.1.2.1.1.5.0");
+/// assert!(oid::SYS_UPTIME.starts_with(&oid::SYSTEM));
+/// assert_eq!(oid::SYSTEM.child(6).child(0), oid::SYS_LOCATION);
+/// ```
 pub mod oid {
     use super::Oid;
 
     /// `1.3.6.1.2.1.1`: the system group.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYSTEM.to_string(), "1.3.6.1.2.1.1");
+    /// ```
     pub const SYSTEM: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1]);
     /// `sysDescr.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_DESCR.to_string(), "1.3.6.1.2.1.1.1.0");
+    /// ```
     pub const SYS_DESCR: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 1, 0]);
     /// `sysObjectID.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_OBJECT_ID.to_string(), "1.3.6.1.2.1.1.2.0");
+    /// ```
     pub const SYS_OBJECT_ID: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 2, 0]);
     /// `sysUpTime.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_UPTIME.to_string(), "1.3.6.1.2.1.1.3.0");
+    /// ```
     pub const SYS_UPTIME: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 3, 0]);
     /// `sysContact.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_CONTACT.to_string(), "1.3.6.1.2.1.1.4.0");
+    /// ```
     pub const SYS_CONTACT: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 4, 0]);
     /// `sysName.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_NAME.to_string(), "1.3.6.1.2.1.1.5.0");
+    /// ```
     pub const SYS_NAME: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 5, 0]);
     /// `sysLocation.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_LOCATION.to_string(), "1.3.6.1.2.1.1.6.0");
+    /// ```
     pub const SYS_LOCATION: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 6, 0]);
     /// `sysServices.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_SERVICES.to_string(), "1.3.6.1.2.1.1.7.0");
+    /// ```
     pub const SYS_SERVICES: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 7, 0]);
     /// `sysORLastChange.0`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_OR_LAST_CHANGE.to_string(), "1.3.6.1.2.1.1.8.0");
+    /// ```
     pub const SYS_OR_LAST_CHANGE: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 8, 0]);
     /// `sysORTable`.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::oid::SYS_OR_TABLE.to_string(), "1.3.6.1.2.1.1.9");
+    /// ```
     pub const SYS_OR_TABLE: Oid = Oid::from_static(&[1, 3, 6, 1, 2, 1, 1, 9]);
 }
 
@@ -433,6 +480,12 @@ pub enum PduKind {
 
 impl PduKind {
     /// The BER tag.
+    ///
+    /// ```
+    /// use edgepool::snmp::PduKind;
+    /// assert_eq!(PduKind::Get.tag(), 0xa0);
+    /// assert_eq!(PduKind::Response.tag(), 0xa2);
+    /// ```
     pub fn tag(self) -> u8 {
         match self {
             PduKind::Get => 0xa0,
@@ -487,6 +540,14 @@ pub struct Pdu {
 
 impl Pdu {
     /// A request for `oids`, with NULL values.
+    ///
+    /// ```
+    /// use edgepool::snmp::{oid, Pdu, PduKind, Value};
+    /// let pdu = Pdu::request(PduKind::GetNext, 7, &[oid::SYS_NAME, oid::SYS_LOCATION]);
+    /// assert_eq!((pdu.request_id, pdu.error_status, pdu.error_index), (7, 0, 0));
+    /// assert_eq!(pdu.varbinds[1].oid, oid::SYS_LOCATION);
+    /// assert!(pdu.varbinds.iter().all(|vb| vb.value == Value::Null));
+    /// ```
     pub fn request(kind: PduKind, request_id: i32, oids: &[Oid]) -> Pdu {
         Pdu {
             kind,
@@ -501,6 +562,23 @@ impl Pdu {
     }
 
     /// Appends the PDU's BER encoding.
+    ///
+    /// ```
+    /// use edgepool::snmp::{oid, Pdu, PduKind};
+    /// let mut out = Vec::new();
+    /// Pdu::request(PduKind::Get, 0x532ffcba, &[oid::SYS_UPTIME]).encode(&mut out);
+    /// assert_eq!(
+    ///     out,
+    ///     [
+    ///         0xa0, 0x1c, // GetRequest
+    ///         0x02, 0x04, 0x53, 0x2f, 0xfc, 0xba, // request-id
+    ///         0x02, 0x01, 0x00, 0x02, 0x01, 0x00, // error-status, error-index
+    ///         0x30, 0x0e, 0x30, 0x0c, // varbind list, varbind
+    ///         0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00, // sysUpTime.0
+    ///         0x05, 0x00, // NULL
+    ///     ]
+    /// );
+    /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
         ber::write_tlv(out, self.kind.tag(), |o| {
             ber::write_i64(o, tag::INTEGER, i64::from(self.request_id));
@@ -564,6 +642,38 @@ fn int32(r: &mut Reader<'_>, what: &str) -> Result<i32> {
 }
 
 /// A v1 Trap-PDU.
+///
+/// ```
+/// use edgepool::snmp::{oid, Body, Message, TrapV1, Value, VarBind, Version};
+/// let trap = TrapV1 {
+///     enterprise: "1.3.6.1.4.1.8072.2.3".parse()?,
+///     agent_addr: [127, 0, 0, 1],
+///     generic_trap: 6, // enterpriseSpecific
+///     specific_trap: 17,
+///     timestamp: 12345,
+///     varbinds: vec![VarBind::new(oid::SYS_NAME, Value::OctetString(b"gw".to_vec()))],
+/// };
+/// let msg = Message {
+///     version: Version::V1,
+///     community: b"public".to_vec(),
+///     body: Body::TrapV1(trap),
+/// };
+/// let mut bytes = Vec::new();
+/// msg.encode(&mut bytes);
+/// // Byte for byte what net-snmp's `snmptrap -v1` sends for the same trap.
+/// assert_eq!(
+///     bytes,
+///     [
+///         0x30, 0x3a, 0x02, 0x01, 0x00, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c',
+///         0xa4, 0x2d, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xbf, 0x08, 0x02, 0x03,
+///         0x40, 0x04, 0x7f, 0x00, 0x00, 0x01, 0x02, 0x01, 0x06, 0x02, 0x01, 0x11,
+///         0x43, 0x02, 0x30, 0x39, 0x30, 0x10, 0x30, 0x0e,
+///         0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x05, 0x00, 0x04, 0x02, b'g', b'w',
+///     ]
+/// );
+/// assert_eq!(Message::decode(&bytes)?, Some((msg, bytes.len())));
+/// # Ok::<(), edgepool::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrapV1 {
     /// enterprise.
@@ -581,6 +691,15 @@ pub struct TrapV1 {
 }
 
 /// What a v1/v2c message carries.
+///
+/// ```
+/// use edgepool::snmp::{oid, Body, Pdu, PduKind};
+/// let body = Body::Pdu(Pdu::request(PduKind::Get, 1, &[oid::SYS_UPTIME]));
+/// match &body {
+///     Body::Pdu(pdu) => assert_eq!(pdu.kind, PduKind::Get),
+///     Body::TrapV1(trap) => println!("v1 trap from {:?}", trap.agent_addr),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// Any PDU but the v1 trap.
@@ -625,6 +744,27 @@ impl fmt::Debug for Message {
 
 impl Message {
     /// Appends the message's BER encoding.
+    ///
+    /// ```
+    /// use edgepool::snmp::{oid, Body, Message, Pdu, PduKind, Version};
+    /// let msg = Message {
+    ///     version: Version::V2c,
+    ///     community: b"public".to_vec(),
+    ///     body: Body::Pdu(Pdu::request(PduKind::Get, 0x532ffcba, &[oid::SYS_UPTIME])),
+    /// };
+    /// let mut out = Vec::new();
+    /// msg.encode(&mut out);
+    /// // Byte for byte what net-snmp's `snmpget -v2c -c public … sysUpTime.0` sends.
+    /// assert_eq!(
+    ///     out,
+    ///     [
+    ///         0x30, 0x29, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c',
+    ///         0xa0, 0x1c, 0x02, 0x04, 0x53, 0x2f, 0xfc, 0xba, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+    ///         0x30, 0x0e, 0x30, 0x0c, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00,
+    ///         0x05, 0x00,
+    ///     ]
+    /// );
+    /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
         ber::write_tlv(out, tag::SEQUENCE, |o| {
             ber::write_i64(o, tag::INTEGER, self.version.number());
@@ -646,6 +786,26 @@ impl Message {
     /// Decodes a message from the front of `buf`: `Ok(None)` when `buf` holds
     /// only part of it, `Ok(Some((message, used)))`, or `Error::Protocol`.
     /// Over UDP a datagram is whole, so `None` means a truncated datagram.
+    ///
+    /// ```
+    /// use edgepool::snmp::{oid, Body, Message, PduKind, Value, Version};
+    /// // net-snmp's snmpd answering GET sysUpTime.0 (v2c, community "public").
+    /// let bytes = [
+    ///     0x30, 0x2b, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c',
+    ///     0xa2, 0x1e, 0x02, 0x04, 0x53, 0x2f, 0xfc, 0xba, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00,
+    ///     0x30, 0x10, 0x30, 0x0e, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00,
+    ///     0x43, 0x02, 0x0a, 0x2f,
+    /// ];
+    /// let (msg, used) = Message::decode(&bytes)?.expect("a whole message");
+    /// assert_eq!((msg.version, used), (Version::V2c, bytes.len()));
+    /// let Body::Pdu(pdu) = msg.body else { unreachable!("not a v1 trap") };
+    /// assert_eq!((pdu.kind, pdu.request_id), (PduKind::Response, 0x532ffcba));
+    /// assert_eq!(pdu.varbinds[0].oid, oid::SYS_UPTIME);
+    /// assert_eq!(pdu.varbinds[0].value, Value::TimeTicks(2607));
+    /// // Cut short: incomplete, not an error.
+    /// assert_eq!(Message::decode(&bytes[..20])?, None);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>> {
         let Some((t, start, len)) = ber::header(buf, 0)? else {
             return Ok(None);

@@ -31,6 +31,10 @@ use std::fmt;
 use std::ops::Range;
 
 /// The user-based security model's number (RFC 3411).
+///
+/// ```
+/// assert_eq!(edgepool::snmp::v3::USM, 3);
+/// ```
 pub const USM: i32 = 3;
 
 /// Longest engine ID, user name or context field accepted (RFC 3411 allows 32).
@@ -85,6 +89,20 @@ impl fmt::Debug for Hex<'_> {
 }
 
 /// A ScopedPDU: the context and the PDU.
+///
+/// ```
+/// use edgepool::snmp::v3::ScopedPdu;
+/// use edgepool::snmp::{oid, Pdu, PduKind};
+/// let scoped = ScopedPdu {
+///     context_engine_id: vec![0x80, 0x00, 0x1f, 0x88, 0x04],
+///     context_name: b"bridge1".to_vec(),
+///     pdu: Pdu::request(PduKind::Get, 1, &[oid::SYS_UPTIME]),
+/// };
+/// let mut bytes = Vec::new();
+/// scoped.encode(&mut bytes);
+/// assert_eq!(ScopedPdu::decode_prefix(&bytes)?, (scoped, bytes.len()));
+/// # Ok::<(), edgepool::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopedPdu {
     /// contextEngineID.
@@ -97,12 +115,50 @@ pub struct ScopedPdu {
 
 impl ScopedPdu {
     /// Appends the ScopedPDU's BER encoding.
+    ///
+    /// ```
+    /// use edgepool::snmp::v3::ScopedPdu;
+    /// use edgepool::snmp::{Pdu, PduKind};
+    /// let discovery = ScopedPdu {
+    ///     context_engine_id: vec![],
+    ///     context_name: vec![],
+    ///     pdu: Pdu::request(PduKind::Get, 0x719d61d0, &[]),
+    /// };
+    /// let mut out = Vec::new();
+    /// discovery.encode(&mut out);
+    /// // The ScopedPDU of net-snmp's engine-discovery probe.
+    /// let golden = [
+    ///     0x30, 0x14, // ScopedPDU
+    ///     0x04, 0x00, 0x04, 0x00, // empty contextEngineID and contextName
+    ///     0xa0, 0x0e, 0x02, 0x04, 0x71, 0x9d, 0x61, 0xd0, // GetRequest, request-id
+    ///     0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x00, // no variable bindings
+    /// ];
+    /// assert_eq!(out, golden);
+    /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
         encode_scoped(out, &self.context_engine_id, &self.context_name, &self.pdu);
     }
 
     /// Decodes a ScopedPDU from the front of `buf` and returns it with the
     /// bytes it used; what follows (DES padding) is left alone.
+    ///
+    /// ```
+    /// use edgepool::snmp::v3::ScopedPdu;
+    /// use edgepool::snmp::PduKind;
+    /// // A decrypted DES block: the ScopedPDU, then two bytes of padding.
+    /// let plaintext = [
+    ///     0x30, 0x14, // ScopedPDU
+    ///     0x04, 0x00, 0x04, 0x00, // empty contextEngineID and contextName
+    ///     0xa0, 0x0e, 0x02, 0x04, 0x71, 0x9d, 0x61, 0xd0, // GetRequest, request-id
+    ///     0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x00, // no variable bindings
+    ///     0x00, 0x00, // padding
+    /// ];
+    /// let (scoped, used) = ScopedPdu::decode_prefix(&plaintext)?;
+    /// assert_eq!(used, 22);
+    /// assert_eq!((scoped.pdu.kind, scoped.pdu.request_id), (PduKind::Get, 0x719d61d0));
+    /// assert!(scoped.context_engine_id.is_empty() && scoped.pdu.varbinds.is_empty());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn decode_prefix(buf: &[u8]) -> Result<(ScopedPdu, usize)> {
         let Some((t, start, len)) = ber::header(buf, 0)? else {
             return Err(bad("truncated ScopedPDU"));
@@ -130,6 +186,22 @@ impl ScopedPdu {
 }
 
 /// msgData: a plaintext ScopedPDU or the encrypted one.
+///
+/// ```
+/// use edgepool::snmp::v3::{ScopedData, ScopedPdu};
+/// use edgepool::snmp::{ber::tag, Pdu, PduKind};
+/// let data = ScopedData::Plain(ScopedPdu {
+///     context_engine_id: vec![],
+///     context_name: vec![],
+///     pdu: Pdu::request(PduKind::Get, 1, &[]),
+/// });
+/// let mut bytes = Vec::new();
+/// match &data {
+///     ScopedData::Plain(scoped) => scoped.encode(&mut bytes),
+///     ScopedData::Encrypted(sealed) => bytes.extend_from_slice(sealed),
+/// }
+/// assert_eq!(bytes[0], tag::SEQUENCE);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopedData {
     /// noAuthNoPriv and authNoPriv.
@@ -139,6 +211,34 @@ pub enum ScopedData {
 }
 
 /// An SNMPv3 message.
+///
+/// An authPriv message carries its ScopedPDU encrypted (the [`usm`](super::usm)
+/// module computes the HMAC and the ciphertext; here they are placeholders):
+///
+/// ```
+/// use edgepool::snmp::v3::{MessageV3, ScopedData, UsmParams, USM};
+/// let msg = MessageV3 {
+///     msg_id: 1,
+///     max_size: 65507,
+///     flags: MessageV3::AUTH | MessageV3::PRIV | MessageV3::REPORTABLE,
+///     security_model: USM,
+///     usm: UsmParams {
+///         engine_id: vec![0x80, 0x00, 0x1f, 0x88, 0x04],
+///         engine_boots: 1,
+///         engine_time: 34,
+///         user_name: b"monitor".to_vec(),
+///         auth_params: vec![0; 12],
+///         priv_params: vec![0; 8],
+///     },
+///     data: ScopedData::Encrypted(vec![0x5a; 32]),
+/// };
+/// let mut bytes = Vec::new();
+/// msg.encode(&mut bytes);
+/// let (back, _) = MessageV3::decode(&bytes)?.expect("a whole message");
+/// assert!(matches!(back.data, ScopedData::Encrypted(ref b) if b.len() == 32));
+/// assert_eq!(back, msg);
+/// # Ok::<(), edgepool::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageV3 {
     /// msgID: matches a response or report to its request.
@@ -157,13 +257,60 @@ pub struct MessageV3 {
 
 impl MessageV3 {
     /// msgFlags bit: authenticated.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::v3::MessageV3::AUTH, 0x01);
+    /// ```
     pub const AUTH: u8 = 0x01;
     /// msgFlags bit: encrypted.
+    ///
+    /// ```
+    /// assert_eq!(edgepool::snmp::v3::MessageV3::PRIV, 0x02);
+    /// ```
     pub const PRIV: u8 = 0x02;
     /// msgFlags bit: the receiver may answer with a Report.
+    ///
+    /// ```
+    /// use edgepool::snmp::v3::MessageV3;
+    /// assert_eq!(MessageV3::REPORTABLE, 0x04);
+    /// // An authPriv request's msgFlags.
+    /// assert_eq!(MessageV3::AUTH | MessageV3::PRIV | MessageV3::REPORTABLE, 0x07);
+    /// ```
     pub const REPORTABLE: u8 = 0x04;
 
     /// Appends the message's BER encoding.
+    ///
+    /// ```
+    /// use edgepool::snmp::v3::{MessageV3, ScopedData, ScopedPdu, UsmParams, USM};
+    /// use edgepool::snmp::{Pdu, PduKind};
+    /// // net-snmp's engine-discovery probe: noAuthNoPriv, reportable, empty USM fields.
+    /// let probe = MessageV3 {
+    ///     msg_id: 0x091b59b7,
+    ///     max_size: 65507,
+    ///     flags: MessageV3::REPORTABLE,
+    ///     security_model: USM,
+    ///     usm: UsmParams::default(),
+    ///     data: ScopedData::Plain(ScopedPdu {
+    ///         context_engine_id: vec![],
+    ///         context_name: vec![],
+    ///         pdu: Pdu::request(PduKind::Get, 0x719d61d0, &[]),
+    ///     }),
+    /// };
+    /// let mut out = Vec::new();
+    /// probe.encode(&mut out);
+    /// let golden = [
+    ///     0x30, 0x3e, 0x02, 0x01, 0x03, // SNMPv3
+    ///     0x30, 0x11, 0x02, 0x04, 0x09, 0x1b, 0x59, 0xb7, // msgGlobalData: msgID
+    ///     0x02, 0x03, 0x00, 0xff, 0xe3, 0x04, 0x01, 0x04, 0x02, 0x01, 0x03, // size, flags, USM
+    ///     0x04, 0x10, 0x30, 0x0e, 0x04, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, // USM params
+    ///     0x04, 0x00, 0x04, 0x00, 0x04, 0x00,
+    ///     0x30, 0x14, // ScopedPDU
+    ///     0x04, 0x00, 0x04, 0x00, // empty contextEngineID and contextName
+    ///     0xa0, 0x0e, 0x02, 0x04, 0x71, 0x9d, 0x61, 0xd0, // GetRequest, request-id
+    ///     0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x00, // no variable bindings
+    /// ];
+    /// assert_eq!(out, golden);
+    /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
         encode_message(
             out,
@@ -181,6 +328,31 @@ impl MessageV3 {
 
     /// Decodes a message from the front of `buf`: `Ok(None)` when `buf` holds
     /// only part of it, `Ok(Some((message, used)))`, or `Error::Protocol`.
+    ///
+    /// ```
+    /// use edgepool::snmp::v3::{MessageV3, ScopedData, ScopedPdu, UsmParams, USM};
+    /// use edgepool::snmp::{oid, Pdu, PduKind};
+    /// let msg = MessageV3 {
+    ///     msg_id: 1,
+    ///     max_size: 65507,
+    ///     flags: MessageV3::REPORTABLE,
+    ///     security_model: USM,
+    ///     usm: UsmParams::default(),
+    ///     data: ScopedData::Plain(ScopedPdu {
+    ///         context_engine_id: vec![],
+    ///         context_name: vec![],
+    ///         pdu: Pdu::request(PduKind::Get, 1, &[oid::SYS_UPTIME]),
+    ///     }),
+    /// };
+    /// let mut bytes = Vec::new();
+    /// msg.encode(&mut bytes);
+    /// assert_eq!(MessageV3::decode(&bytes)?, Some((msg, bytes.len())));
+    /// // Cut short: incomplete, not an error.
+    /// assert_eq!(MessageV3::decode(&bytes[..10])?, None);
+    /// // A v2c message (version 1) is refused.
+    /// assert!(MessageV3::decode(&[0x30, 0x03, 0x02, 0x01, 0x01]).is_err());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn decode(buf: &[u8]) -> Result<Option<(MessageV3, usize)>> {
         let Some(layout) = Layout::parse(buf)? else {
             return Ok(None);
