@@ -21,8 +21,21 @@ const MAX_SZL_PARTS: usize = 1024;
 const MIN_GRANTED_PDU: u16 = 64;
 
 /// What a multi-item read returns per item: its bytes or the PLC's refusal.
+///
+/// ```
+/// use edgepool::s7::ReadResult;
+/// let results: Vec<ReadResult> = vec![Ok(vec![1, 2]), Ok(vec![3])];
+/// let total: usize = results.iter().flatten().map(Vec::len).sum();
+/// assert_eq!(total, 3);
+/// ```
 pub type ReadResult = std::result::Result<Vec<u8>, S7Error>;
 /// What a multi-item write returns per item.
+///
+/// ```
+/// use edgepool::s7::WriteResult;
+/// let results: Vec<WriteResult> = vec![Ok(()), Ok(())];
+/// assert!(results.iter().all(Result::is_ok));
+/// ```
 pub type WriteResult = std::result::Result<(), S7Error>;
 
 /// The operating state of the CPU, from SZL 0x0424.

@@ -21,9 +21,22 @@
 use crate::{Error, Result};
 
 /// Bytes of a TPKT header (version, reserved, length).
+///
+/// ```
+/// let mut frame = Vec::new();
+/// edgepool::s7::iso::encode_data(&[0x32, 0x01], &mut frame);
+/// assert_eq!(&frame[..edgepool::s7::iso::TPKT_HEADER], &[0x03, 0x00, 0x00, 0x09]);
+/// ```
 pub const TPKT_HEADER: usize = 4;
 /// Bytes of a TPKT header plus a COTP data TPDU header: the overhead in
 /// front of every S7 PDU.
+///
+/// ```
+/// use edgepool::s7::iso::{encode_data, DATA_HEADER};
+/// let mut frame = Vec::new();
+/// encode_data(b"payload", &mut frame);
+/// assert_eq!(frame.len(), DATA_HEADER + 7);
+/// ```
 pub const DATA_HEADER: usize = TPKT_HEADER + 3;
 
 const TPKT_VERSION: u8 = 3;

@@ -23,12 +23,33 @@ use crate::{Error, Result};
 use std::fmt;
 
 /// Bytes of a job / userdata header.
+///
+/// ```
+/// use edgepool::s7::pdu::{encode_setup, REQUEST_HEADER};
+/// let mut out = Vec::new();
+/// encode_setup(1, 480, &mut out);
+/// assert_eq!(out.len(), REQUEST_HEADER + 8); // header + setup parameters
+/// ```
 pub const REQUEST_HEADER: usize = 10;
 /// Bytes of an acknowledgement header (with error class and code).
+///
+/// ```
+/// assert_eq!(edgepool::s7::pdu::ACK_HEADER, edgepool::s7::pdu::REQUEST_HEADER + 2);
+/// ```
 pub const ACK_HEADER: usize = 12;
 /// Most items in one read or write request (an S7 limit).
+///
+/// ```
+/// use edgepool::s7::pdu::{read_request_len, MAX_ITEMS};
+/// assert_eq!(read_request_len(MAX_ITEMS), 252); // so 20 items need a PDU of 252+ bytes
+/// ```
 pub const MAX_ITEMS: usize = 20;
 /// Bytes one item takes in a read/write request's parameters.
+///
+/// ```
+/// use edgepool::s7::pdu::{read_request_len, ITEM_SPEC};
+/// assert_eq!(read_request_len(2) - read_request_len(1), ITEM_SPEC);
+/// ```
 pub const ITEM_SPEC: usize = 12;
 
 const PROTOCOL_ID: u8 = 0x32;
@@ -474,6 +495,12 @@ pub fn read_answer_item_len(bytes: usize, last: bool) -> usize {
 }
 
 /// The outcome of one item of a read: its bytes, or the PLC's return code.
+///
+/// ```
+/// use edgepool::s7::pdu::ItemResult;
+/// let results: Vec<ItemResult<'_>> = vec![Ok(&[0x2a][..])];
+/// assert_eq!(results[0], Ok(&[0x2a][..]));
+/// ```
 pub type ItemResult<'a> = std::result::Result<&'a [u8], ReturnCode>;
 
 /// Decodes the answer to a read-var job for `items`: one result per item,
