@@ -12,21 +12,23 @@
 //! are not conformance references. edgepool's own protocol tests run against
 //! the real peers.
 //!
-//! ```ignore
+//! ```
 //! # #[cfg(feature = "redis")] {
 //! use std::time::Duration;
 //! use edgepool::{redis, sim, Pool};
 //!
 //! let server = sim::redis::RedisSim::start()?;
+//! let config = redis::Config::from_url(&server.url())?.read_timeout(Duration::from_millis(200));
 //! let pool = Pool::builder()
 //!     .acquire_timeout(Duration::from_secs(2))
-//!     .build(redis::Manager::new(redis::Config::from_url(&server.url())?))?;
+//!     .build(redis::Manager::new(config))?;
 //! pool.execute(|c| c.set("greeting", "hello"))?;
 //! assert_eq!(pool.execute(|c| c.get("greeting"))?.as_deref(), Some(&b"hello"[..]));
 //!
 //! server.faults().set_silent(true); // requests now go unanswered
-//! assert!(pool.execute(|c| c.ping()).is_err());
+//! assert!(pool.execute(|c| c.ping()).unwrap_err().is_timeout());
 //! server.faults().set_silent(false);
+//! pool.execute(|c| c.ping())?; // the timed-out connection was replaced
 //! # }
 //! # Ok::<(), edgepool::Error>(())
 //! ```
