@@ -72,5 +72,6 @@ pub mod tunnel;
 
 pub use error::{Error, Phase, Result};
 pub use pool::{
-    set_worker_threads, HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, Probe, Stats,
+    set_worker_threads, HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, Probe,
+    RetryPolicy, Stats,
 };

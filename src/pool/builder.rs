@@ -3,8 +3,12 @@
 use super::managed::Settings;
 use super::Pool;
 use crate::{Error, Result};
+use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Builds a [`Pool`]. Every setting has a default suited to a gateway; invalid
@@ -59,6 +63,7 @@ impl<M> Default for PoolBuilder<M> {
                 validation_bypass: Duration::from_millis(500),
                 reconnect_min: Duration::from_millis(100),
                 reconnect_max: Duration::from_secs(30),
+                name: None,
             },
             _manager: PhantomData,
         }
@@ -188,6 +193,28 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
         self
     }
 
+    /// The pool's name: the `pool` label of its metrics (feature `metrics`)
+    /// and [`Pool::name`]. Defaults to the target address for edgepool's own
+    /// managers (`tcp`, `redis`, `snmp`, `s7`; `"127.0.0.1:6379"`), and to
+    /// `"pool-1"`, `"pool-2"`, … for other managers. A default name already
+    /// taken by a live pool gets `#2`, `#3`, … appended; a name you set is
+    /// kept as is (give every pool its own, or their metrics mix). In a
+    /// [`PoolSet`](crate::PoolSet)'s builder the name is a prefix: the pool
+    /// for target `t` is named `"<name>/t"`. Must not be empty.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// let pool = Pool::builder()
+    ///     .name("plc-line-3")
+    ///     .build(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// assert_eq!(pool.name(), "plc-line-3");
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.settings.name = Some(name.into());
+        self
+    }
+
     /// Checks the settings and builds the pool. Never blocks and never fails
     /// because the target is offline: connections are opened on demand (and
     /// `min_idle` of them in the background).
@@ -199,7 +226,16 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
     /// ```
     pub fn build(self, manager: M) -> Result<Pool<M>> {
         self.validate()?;
-        Ok(Pool::from_parts(self.settings, manager))
+        let name = NameLease::new(self.settings.name.as_deref(), false, &manager);
+        Ok(Pool::from_parts(self.settings, manager, name))
+    }
+
+    /// [`build`](PoolBuilder::build) for a [`PoolSet`](crate::PoolSet): the
+    /// name set on the builder is a prefix.
+    pub(crate) fn build_in_set(self, manager: M) -> Result<Pool<M>> {
+        self.validate()?;
+        let name = NameLease::new(self.settings.name.as_deref(), true, &manager);
+        Ok(Pool::from_parts(self.settings, manager, name))
     }
 
     fn validate(&self) -> Result<()> {
@@ -234,6 +270,89 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
         if s.reconnect_min > s.reconnect_max {
             return bad("reconnect_backoff min must not exceed max");
         }
+        if s.name.as_deref() == Some("") {
+            return bad("name must not be empty");
+        }
         Ok(())
     }
+}
+
+/// Names of the live pools, with how many pools carry each.
+static LIVE_NAMES: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+
+/// Numbers the pools whose manager cannot name its target.
+static UNNAMED: AtomicUsize = AtomicUsize::new(0);
+
+/// A pool's name, registered among the live ones while the pool lives.
+#[derive(Debug)]
+pub(crate) struct NameLease(String);
+
+impl NameLease {
+    /// `name` as given (`prefix` false), or a default derived from the
+    /// manager's target (`name` as prefix when `prefix` is true), made unique.
+    fn new<M: Any>(name: Option<&str>, prefix: bool, manager: &M) -> NameLease {
+        let mut live = LIVE_NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(name), false) = (name, prefix) {
+            let n = live.entry(name.to_owned()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                log::warn!("{n} live pools are named {name:?}: their metrics mix");
+            }
+            return NameLease(name.to_owned());
+        }
+        let target = target_of(manager).filter(|t| !t.is_empty());
+        let base = match (name, target) {
+            (Some(prefix), Some(target)) => format!("{prefix}/{target}"),
+            (Some(prefix), None) => prefix.to_owned(),
+            (None, Some(target)) => target,
+            (None, None) => format!("pool-{}", UNNAMED.fetch_add(1, Ordering::Relaxed) + 1),
+        };
+        let mut unique = base.clone();
+        let mut n = 1u64;
+        while live.contains_key(&unique) {
+            n += 1;
+            unique = format!("{base}#{n}");
+        }
+        live.insert(unique.clone(), 1);
+        NameLease(unique)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for NameLease {
+    fn drop(&mut self) {
+        let mut live = LIVE_NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = live.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                live.remove(&self.0);
+            }
+        }
+    }
+}
+
+/// The target address of edgepool's own managers. r2d2 managers have no way
+/// to say where they connect, and every manager is `'static` (r2d2 requires
+/// it), so the ones we know are recognised by type.
+fn target_of<M: Any>(manager: &M) -> Option<String> {
+    let any = manager as &dyn Any;
+    if let Some(m) = any.downcast_ref::<crate::tcp::Manager>() {
+        return Some(m.config().addr.clone());
+    }
+    #[cfg(feature = "redis")]
+    if let Some(m) = any.downcast_ref::<crate::redis::Manager>() {
+        return Some(m.config().addr.clone());
+    }
+    #[cfg(feature = "snmp")]
+    if let Some(m) = any.downcast_ref::<crate::snmp::Manager>() {
+        return Some(m.config().target.clone());
+    }
+    #[cfg(feature = "s7")]
+    if let Some(m) = any.downcast_ref::<crate::s7::Manager>() {
+        return Some(m.config().addr.clone());
+    }
+    None
 }

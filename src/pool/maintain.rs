@@ -309,7 +309,7 @@ impl<M: ManageConnection> Inner<M> {
 }
 
 /// `t + d`, saturating instead of panicking on huge durations.
-fn later(t: Instant, d: Duration) -> Instant {
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
     t.checked_add(d)
         .or_else(|| t.checked_add(Duration::from_secs(365 * 24 * 3600)))
         .unwrap_or(t)
@@ -317,6 +317,26 @@ fn later(t: Instant, d: Duration) -> Instant {
 
 impl<M: ManageConnection> Maintain for Inner<M> {
     fn maintain(&self) -> Option<Duration> {
+        let next = self.pass();
+        #[cfg(feature = "metrics")]
+        {
+            let max_size = self.shared.settings.max_size;
+            match next {
+                Some(_) => self
+                    .shared
+                    .metrics
+                    .publish_if_due(|| self.stats(), max_size),
+                // Closed and empty: the reaper lets go; the final numbers.
+                None => self.shared.metrics.publish(&self.stats(), max_size),
+            }
+        }
+        next
+    }
+}
+
+impl<M: ManageConnection> Inner<M> {
+    /// One reaper pass; see [`Maintain::maintain`].
+    fn pass(&self) -> Option<Duration> {
         if self.shared.is_closed() {
             // Held drops discard in a closed pool. Keep coming back while
             // connections remain (late arrivals, ones being probed).

@@ -22,12 +22,19 @@ pub(crate) struct Settings {
     pub(crate) validation_bypass: Duration,
     pub(crate) reconnect_min: Duration,
     pub(crate) reconnect_max: Duration,
+    /// Set with `PoolBuilder::name`; `None` = derived from the manager.
+    pub(crate) name: Option<String>,
 }
 
 /// State shared by a pool, its connections, its manager and its event handler.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
+    /// The pool's name (see `Pool::name`), unique among live pools unless
+    /// the user gave two the same one.
+    pub(crate) name: String,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: super::metrics::PoolMetrics,
     pub(crate) counters: Counters,
     pub(crate) closed: AtomicBool,
     /// Connections taken out by maintenance (reaper passes, probes); counted as idle.
@@ -69,10 +76,13 @@ impl Fatal {
 }
 
 impl Shared {
-    pub(crate) fn new(settings: Settings) -> Shared {
+    pub(crate) fn new(settings: Settings, name: String) -> Shared {
         let backoff = Backoff::new(settings.reconnect_min, settings.reconnect_max);
         Shared {
             settings,
+            #[cfg(feature = "metrics")]
+            metrics: super::metrics::PoolMetrics::new(&name),
+            name,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
             held: AtomicUsize::new(0),
@@ -90,6 +100,13 @@ impl Shared {
 
     fn dial(&self) -> MutexGuard<'_, DialState> {
         self.dial.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts a checkout that had to wait (and records it as a metric).
+    pub(crate) fn record_wait(&self, waited: Duration) {
+        self.counters.add_wait(waited);
+        #[cfg(feature = "metrics")]
+        self.metrics.record_wait(waited);
     }
 
     pub(crate) fn is_closed(&self) -> bool {

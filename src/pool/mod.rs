@@ -1,17 +1,45 @@
-//! Pools: [`Pool`], [`PoolBuilder`], [`Stats`], [`HealthReport`], [`PoolSet`].
+//! Pools: [`Pool`], [`PoolBuilder`], [`Stats`], [`HealthReport`], [`PoolSet`],
+//! [`RetryPolicy`].
 //!
 //! A [`Pool`] wraps an `r2d2::Pool` and adds what r2d2 lacks: protocol
-//! health probes, a shared background reaper, stats, `execute`, explicit
-//! `close`, and connect backoff for targets that are offline.
+//! health probes, a shared background reaper, stats, `execute` (and
+//! `execute_with_retry`), explicit `close`, connect backoff for targets that
+//! are offline, and (feature `metrics`) metrics for any exporter.
+//!
+//! # Metrics
+//! With the `metrics` feature every pool publishes its [`Stats`] through the
+//! [`metrics`](https://docs.rs/metrics) facade, labelled `pool=<name>` (see
+//! [`PoolBuilder::name`]), to whatever recorder the program installed (a
+//! Prometheus exporter, StatsD, …); without a recorder nothing is recorded.
+//!
+//! | metric | kind | from [`Stats`] |
+//! |---|---|---|
+//! | `edgepool_pool_max_size` | gauge | [`Pool::max_size`] |
+//! | `edgepool_pool_size`, `_in_use`, `_idle`, `_waiting` | gauge | `size`, `in_use`, `idle`, `waiting` |
+//! | `edgepool_pool_acquired_total`, `_released_total`, `_created_total`, `_closed_total` | counter | `acquired`, `released`, `created`, `closed` |
+//! | `edgepool_pool_timeouts_total`, `_health_checks_total`, `_health_failures_total` | counter | `timeouts`, `health_checks`, `health_failures` |
+//! | `edgepool_pool_waits_total`, `_retries_total` | counter | `waits`, `retries` |
+//! | `edgepool_pool_wait_seconds` | histogram | one sample per wait: count `waits`, sum `wait_time_total` |
+//!
+//! Gauges and counters are copied from the pool by the shared reaper thread
+//! about once a second (so they reach the global recorder), and by
+//! [`Pool::publish_metrics`] on demand; a checkout costs nothing extra. The
+//! histogram gets a sample each time a checkout found no idle connection and
+//! had to wait; checkouts served at once are not sampled (see
+//! `edgepool_pool_acquired_total`). A dropped pool's gauges are set to 0.
 
 mod builder;
 mod maintain;
 mod managed;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod reaper;
+mod retry;
 mod set;
 mod stats;
 
 pub use builder::PoolBuilder;
+pub use retry::RetryPolicy;
 pub use set::PoolSet;
 pub use stats::{HealthReport, Stats};
 
@@ -112,6 +140,8 @@ pub(crate) struct Inner<M: ManageConnection> {
     workers: Arc<ScheduledThreadPool>,
     me: Weak<Inner<M>>,
     maint: Mutex<maintain::TopUp>,
+    /// Keeps the name registered while the pool lives.
+    _name: builder::NameLease,
 }
 
 impl<M: ManageConnection> Clone for Pool<M> {
@@ -125,6 +155,7 @@ impl<M: ManageConnection> Clone for Pool<M> {
 impl<M: ManageConnection + fmt::Debug> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
+            .field("name", &self.name())
             .field("manager", &self.inner.r2d2)
             .field("stats", &self.stats())
             .finish()
@@ -133,6 +164,8 @@ impl<M: ManageConnection + fmt::Debug> fmt::Debug for Pool<M> {
 
 impl<M: ManageConnection> Drop for Inner<M> {
     fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        self.shared.metrics.publish_gone(&self.stats());
         // Lets the reaper forget this pool (and exit if it was the last) now.
         reaper::wake();
     }
@@ -163,8 +196,8 @@ impl<M: ManageConnection> Pool<M> {
         Self::builder().build(manager)
     }
 
-    fn from_parts(settings: Settings, manager: M) -> Pool<M> {
-        let shared = Arc::new(Shared::new(settings));
+    fn from_parts(settings: Settings, manager: M, name: builder::NameLease) -> Pool<M> {
+        let shared = Arc::new(Shared::new(settings, name.as_str().to_owned()));
         let manager = Arc::new(manager);
         let workers = reaper::workers();
         let s = &shared.settings;
@@ -191,6 +224,7 @@ impl<M: ManageConnection> Pool<M> {
             workers,
             me: me.clone(),
             maint: Mutex::new(maintain::TopUp::default()),
+            _name: name,
         });
         let weak: Weak<Inner<M>> = Arc::downgrade(&inner);
         reaper::register(weak);
@@ -247,7 +281,7 @@ impl<M: ManageConnection> Pool<M> {
             self.inner.r2d2.get_timeout(timeout.min(MAX_WAIT))
         };
         let waited = start.elapsed();
-        shared.counters.add_wait(waited);
+        shared.record_wait(waited);
         match result {
             Ok(mut conn) => {
                 shared.counters.acquired.fetch_add(1, Relaxed);
@@ -291,9 +325,18 @@ impl<M: ManageConnection> Pool<M> {
         F: FnOnce(&mut M::Connection) -> Result<T>,
     {
         let mut conn = self.get()?;
+        Self::run(&mut conn, f)
+    }
+
+    /// Runs `f` on `conn`, which is discarded if `f` fails with a transport
+    /// error or panics.
+    fn run<T, F>(conn: &mut PooledConnection<M>, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut M::Connection) -> Result<T>,
+    {
         // Marked first so that a panic in `f` leaves it marked.
-        PooledConnection::discard(&mut conn);
-        let result = f(&mut conn);
+        PooledConnection::discard(conn);
+        let result = f(conn);
         match &result {
             Err(e) if e.is_transport() => {}
             _ => conn.conn.discard = false,
@@ -349,22 +392,50 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        let state = self.inner.r2d2.state();
-        let mut stats = self.inner.shared.counters.snapshot();
-        let held = u32::try_from(
-            self.inner
-                .shared
-                .held
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
-        .unwrap_or(u32::MAX);
-        stats.size = state.connections;
-        stats.idle = state
-            .idle_connections
-            .saturating_add(held)
-            .min(state.connections);
-        stats.in_use = stats.in_use.min(state.connections);
-        stats
+        self.inner.stats()
+    }
+
+    /// The pool's name (see [`PoolBuilder::name`]): by default its target's
+    /// address.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// let pool = Pool::new(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// assert!(pool.name().starts_with("127.0.0.1:9"));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.inner.shared.name
+    }
+
+    /// Publishes the pool's [`Stats`] to the current `metrics` recorder now
+    /// (this thread's local one if set, else the global one). The shared
+    /// reaper does it about once a second anyway; call this before reading a
+    /// recorder that must be exact, or with a thread-local recorder. Needs
+    /// the `metrics` feature; see the [metrics table](crate::pool#metrics).
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool};
+    /// use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    ///
+    /// let pool = Pool::builder()
+    ///     .name("plc-1")
+    ///     .build(tcp::Manager::new(tcp::Config::new("127.0.0.1:9")))?;
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// metrics::with_local_recorder(&recorder, || pool.publish_metrics());
+    /// let max_size = snapshotter.snapshot().into_vec().into_iter().find_map(|(key, _, _, value)| {
+    ///     (key.key().name() == "edgepool_pool_max_size").then_some(value)
+    /// });
+    /// assert_eq!(max_size, Some(DebugValue::Gauge(10.0.into())));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn publish_metrics(&self) {
+        let shared = &self.inner.shared;
+        shared
+            .metrics
+            .publish(&self.inner.stats(), shared.settings.max_size);
     }
 
     /// Closes the pool: idle connections are closed now, checked-out ones when
@@ -392,6 +463,8 @@ impl<M: ManageConnection> Pool<M> {
         for mut conn in self.inner.take_idle() {
             conn.discard = true;
         }
+        #[cfg(feature = "metrics")]
+        self.publish_metrics();
         reaper::wake();
     }
 
@@ -417,6 +490,23 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     pub fn max_size(&self) -> u32 {
         self.inner.shared.settings.max_size
+    }
+}
+
+impl<M: ManageConnection> Inner<M> {
+    /// See [`Pool::stats`].
+    fn stats(&self) -> Stats {
+        let state = self.r2d2.state();
+        let mut stats = self.shared.counters.snapshot();
+        let held = u32::try_from(self.shared.held.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(u32::MAX);
+        stats.size = state.connections;
+        stats.idle = state
+            .idle_connections
+            .saturating_add(held)
+            .min(state.connections);
+        stats.in_use = stats.in_use.min(state.connections);
+        stats
     }
 }
 

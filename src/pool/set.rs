@@ -6,11 +6,12 @@ use r2d2::ManageConnection;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A keyed set of pools for many targets (devices), each created on first use
 /// from a factory. All share the one reaper thread and the one worker pool of
 /// the process, so 1,000 devices cost no more background threads than one.
+/// Cloning is cheap and clones share the set (hand one to each thread).
 ///
 /// ```
 /// use edgepool::{tcp, Pool, PoolSet};
@@ -23,21 +24,36 @@ use std::sync::{PoisonError, RwLock};
 /// let conn = set.get(&addr)?;
 /// drop(conn);
 /// assert_eq!(set.stats()[&addr].acquired, 1);
+/// let (shared, target) = (set.clone(), addr.clone()); // the same pools
+/// std::thread::spawn(move || drop(shared.get(&target))).join().unwrap();
+/// assert_eq!(set.stats()[&addr].acquired, 2);
 /// set.remove(&addr);
 /// assert!(set.is_empty());
 /// # Ok::<(), edgepool::Error>(())
 /// ```
 pub struct PoolSet<K, M: ManageConnection> {
+    inner: Arc<SetInner<K, M>>,
+}
+
+struct SetInner<K, M: ManageConnection> {
     builder: PoolBuilder<M>,
     factory: Box<dyn Fn(&K) -> M + Send + Sync>,
     pools: RwLock<HashMap<K, Pool<M>>>,
 }
 
+impl<K, M: ManageConnection> Clone for PoolSet<K, M> {
+    fn clone(&self) -> Self {
+        PoolSet {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
 impl<K: fmt::Debug, M: ManageConnection> fmt::Debug for PoolSet<K, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pools = self.pools.read().unwrap_or_else(PoisonError::into_inner);
+        let pools = self.read();
         f.debug_struct("PoolSet")
-            .field("builder", &self.builder)
+            .field("builder", &self.inner.builder)
             .field("targets", &pools.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -63,9 +79,11 @@ where
         F: Fn(&K) -> M + Send + Sync + 'static,
     {
         PoolSet {
-            builder,
-            factory: Box::new(factory),
-            pools: RwLock::new(HashMap::new()),
+            inner: Arc::new(SetInner {
+                builder,
+                factory: Box::new(factory),
+                pools: RwLock::new(HashMap::new()),
+            }),
         }
     }
 
@@ -83,11 +101,12 @@ where
         if let Some(pool) = self.read().get(key) {
             return Ok(pool.clone());
         }
-        let mut pools = self.pools.write().unwrap_or_else(PoisonError::into_inner);
+        let mut pools = self.write();
         if let Some(pool) = pools.get(key) {
             return Ok(pool.clone());
         }
-        let pool = self.builder.clone().build((self.factory)(key))?;
+        let inner = &self.inner;
+        let pool = inner.builder.clone().build_in_set((inner.factory)(key))?;
         pools.insert(key.clone(), pool.clone());
         Ok(pool)
     }
@@ -128,11 +147,7 @@ where
     /// assert!(set.remove(&"127.0.0.1:9".to_string()).is_none());
     /// ```
     pub fn remove(&self, key: &K) -> Option<Pool<M>> {
-        let pool = self
-            .pools
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key)?;
+        let pool = self.write().remove(key)?;
         pool.close();
         Some(pool)
     }
@@ -178,18 +193,40 @@ where
     /// set.close();
     /// ```
     pub fn close(&self) {
-        let pools: Vec<_> = self
-            .pools
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-            .collect();
+        let pools: Vec<_> = self.write().drain().collect();
         for (_, pool) in pools {
             pool.close();
         }
     }
 
+    /// Publishes every pool's [`Stats`] to the current `metrics` recorder
+    /// now (see [`Pool::publish_metrics`]). Needs the `metrics` feature.
+    ///
+    /// ```
+    /// # use edgepool::{tcp, Pool, PoolSet};
+    /// # let set = PoolSet::new(Pool::builder(), |a: &String| tcp::Manager::new(tcp::Config::new(a.clone())));
+    /// set.publish_metrics();
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn publish_metrics(&self) {
+        for pool in self.read().values() {
+            pool.publish_metrics();
+        }
+    }
+}
+
+impl<K, M: ManageConnection> PoolSet<K, M> {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<K, Pool<M>>> {
-        self.pools.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .pools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<K, Pool<M>>> {
+        self.inner
+            .pools
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }

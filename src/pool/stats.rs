@@ -46,10 +46,17 @@ pub struct Stats {
     pub health_checks: u64,
     /// Health probes that failed.
     pub health_failures: u64,
-    /// Total time callers spent waiting for a connection.
+    /// Checkouts that found no idle connection and waited (for one to come
+    /// back or be opened), however the wait ended. Checkouts served at once
+    /// from an idle connection are not counted here.
+    pub waits: u64,
+    /// Total time callers spent waiting for a connection (the `waits`).
     pub wait_time_total: Duration,
     /// Longest single wait for a connection.
     pub wait_time_max: Duration,
+    /// Times [`Pool::execute_with_retry`](crate::Pool::execute_with_retry)
+    /// ran its closure again after a failure.
+    pub retries: u64,
 }
 
 impl fmt::Display for Stats {
@@ -63,7 +70,8 @@ impl fmt::Display for Stats {
         write!(
             f,
             "size {} (in use {}, idle {}, waiting {}), acquired {}, released {}, created {}, \
-             closed {}, timeouts {}, health checks {} ({} failed), wait avg {:?} max {:?}",
+             closed {}, timeouts {}, health checks {} ({} failed), wait avg {:?} max {:?}, \
+             retries {}",
             self.size,
             self.in_use,
             self.idle,
@@ -76,7 +84,8 @@ impl fmt::Display for Stats {
             self.health_checks,
             self.health_failures,
             avg,
-            self.wait_time_max
+            self.wait_time_max,
+            self.retries
         )
     }
 }
@@ -136,6 +145,8 @@ pub(crate) struct Counters {
     pub(crate) timeouts: AtomicU64,
     pub(crate) health_checks: AtomicU64,
     pub(crate) health_failures: AtomicU64,
+    pub(crate) waits: AtomicU64,
+    pub(crate) retries: AtomicU64,
     pub(crate) wait_ns_total: AtomicU64,
     pub(crate) wait_ns_max: AtomicU64,
     pub(crate) waiting: AtomicUsize,
@@ -144,6 +155,7 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn add_wait(&self, waited: Duration) {
         let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.waits.fetch_add(1, Relaxed);
         self.wait_ns_total.fetch_add(ns, Relaxed);
         self.wait_ns_max.fetch_max(ns, Relaxed);
     }
@@ -165,6 +177,8 @@ impl Counters {
             timeouts: self.timeouts.load(Relaxed),
             health_checks: self.health_checks.load(Relaxed),
             health_failures: self.health_failures.load(Relaxed),
+            waits: self.waits.load(Relaxed),
+            retries: self.retries.load(Relaxed),
             wait_time_total: Duration::from_nanos(self.wait_ns_total.load(Relaxed)),
             wait_time_max: Duration::from_nanos(self.wait_ns_max.load(Relaxed)),
         }
