@@ -1,9 +1,13 @@
 //! A short load through a Redis pool, then the pool's stats.
 //!
-//! `cargo run --example redis_ping -- [redis://[user:pass@]host:port/db] [--threads N] [--seconds N]`
+//! ```sh
+//! cargo run --example redis_ping                    # the built-in Redis simulator
+//! cargo run --example redis_ping -- redis://127.0.0.1:6379 --threads 8 --seconds 5
+//! ```
 //!
-//! Defaults to `redis://127.0.0.1:6379`.
+//! With no URL it starts the Redis simulator (feature `sim`) on loopback.
 
+use edgepool::sim::redis::RedisSim;
 use edgepool::{redis, Pool};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -18,7 +22,7 @@ fn main() {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut url = "redis://127.0.0.1:6379".to_string();
+    let mut url = None;
     let (mut threads, mut seconds) = (4usize, 3u64);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -39,9 +43,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 println!("usage: redis_ping [redis://[user:pass@]host:port/db] [--threads N] [--seconds N]");
                 return Ok(());
             }
-            other => url = other.to_string(),
+            other => url = Some(other.to_string()),
         }
     }
+    let sim = match url {
+        Some(_) => None,
+        None => {
+            println!("no URL given: using the built-in Redis simulator");
+            Some(RedisSim::start()?)
+        }
+    };
+    let url = match (url, &sim) {
+        (Some(u), _) => u,
+        (None, Some(sim)) => sim.url(),
+        (None, None) => unreachable!("a simulator runs when no URL is given"),
+    };
     let config = redis::Config::from_url(&url)?;
     println!(
         "{threads} threads for {seconds} s against {} (db {})",

@@ -1,11 +1,18 @@
 //! Reads bytes from a PLC through an S7 pool and prints them in hex, with
 //! the CPU's status and order code.
 //!
-//! `cargo run --example s7_read -- 127.0.0.1:102 --rack 0 --slot 1 --db 1 --start 0 --len 16`
+//! ```sh
+//! cargo run --example s7_read                       # the built-in S7 simulator
+//! cargo run --example s7_read -- 192.168.0.10:102 --rack 0 --slot 1 --db 1 --start 0 --len 16
+//! ```
+//!
+//! With no address it starts the S7 simulator (feature `sim`) on loopback and
+//! reads from it.
 //!
 //! `--area db|i|q|m|t|c` picks another area (`--db` is then ignored; for
 //! timers and counters `--start` and `--len` count 2-byte elements).
 
+use edgepool::sim::s7::S7Sim;
 use edgepool::{s7, Pool};
 use std::time::Duration;
 
@@ -17,7 +24,7 @@ fn main() {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let mut addr = "127.0.0.1:102".to_string();
+    let mut addr = None;
     let (mut rack, mut slot, mut db, mut start, mut len) = (0u16, 1u16, 1u16, 0u32, 16usize);
     let mut area = s7::Area::Db;
     let mut args = std::env::args().skip(1);
@@ -47,10 +54,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 return Ok(());
             }
-            other if !other.starts_with('-') => addr = other.to_string(),
+            other if !other.starts_with('-') => addr = Some(other.to_string()),
             other => return Err(format!("unknown option {other}").into()),
         }
     }
+    // No address: a simulated CPU with a recognisable pattern in DB1.
+    let sim = match addr {
+        Some(_) => None,
+        None => {
+            let sim = S7Sim::start()?;
+            sim.write(s7::Area::Db, 1, 0, b"edgepool S7 sim\0")?;
+            println!("no address given: reading the built-in S7 simulator");
+            Some(sim)
+        }
+    };
+    let addr = match (&addr, &sim) {
+        (Some(a), _) => a.clone(),
+        (None, Some(sim)) => sim.addr().to_string(),
+        (None, None) => unreachable!("a simulator runs when no address is given"),
+    };
     let config = s7::Config::new(&addr).rack(rack).slot(slot);
     let pool = Pool::builder()
         .max_size(1)

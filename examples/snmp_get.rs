@@ -1,9 +1,16 @@
 //! GET (or walk) OIDs from an SNMP agent through a pool.
 //!
-//! `cargo run --example snmp_get -- [udp://HOST:PORT] [COMMUNITY] [OID…] [--walk] [--v1]`
+//! ```sh
+//! cargo run --example snmp_get                      # the built-in SNMP agent simulator
+//! cargo run --example snmp_get -- --walk            # walk its system group
+//! cargo run --example snmp_get -- udp://10.0.0.7:161 public 1.3.6.1.2.1.1.5.0
+//! ```
 //!
-//! Defaults: `udp://127.0.0.1:161`, community `public`, `sysDescr.0 sysUpTime.0`.
+//! Arguments: `[udp://HOST:PORT] [COMMUNITY] [OID…] [--walk] [--v1]`. With no
+//! target it starts the SNMP simulator (feature `sim`) on loopback. Defaults:
+//! community `public`, `sysDescr.0 sysUpTime.0` (walk: the system group).
 
+use edgepool::sim::snmp::SnmpSim;
 use edgepool::snmp::{self, oid, Oid, Version};
 use edgepool::Pool;
 use std::time::Duration;
@@ -29,7 +36,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut args = positional.into_iter();
-    let target = args.next().unwrap_or_else(|| "udp://127.0.0.1:161".into());
+    let (target, _sim) = match args.next() {
+        Some(t) => (t, None),
+        None => {
+            let sim = SnmpSim::start()?;
+            println!("no target given: asking the built-in SNMP agent simulator");
+            (format!("udp://{}", sim.addr()), Some(sim))
+        }
+    };
     let community = args.next().unwrap_or_else(|| "public".into());
     let mut oids: Vec<Oid> = args.map(|a| a.parse()).collect::<Result<_, _>>()?;
     if oids.is_empty() {

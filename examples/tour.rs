@@ -1,266 +1,698 @@
 //! The tour: edgepool's whole job on built-in defaults, with no device needed.
 //!
-//! Starts a small line-protocol server on loopback, builds a TCP pool to it,
-//! runs worker threads through the pool and prints one status line per second
-//! (redrawn in place on a terminal). Midway the server drops every connection
-//! and refuses new ones for a moment: watch the errors, the health checks and
-//! the pool recovering on its own. Ends with the final stats.
+//! Starts the built-in simulators (a Redis server, an SNMP agent that also
+//! answers SNMPv3, an S7 CPU, and eight more SNMP agents for a `PoolSet`) and
+//! a tunnel server pool, builds a pool per protocol, and runs worker threads
+//! through them for about 10 s with a live status line per pool (redrawn in
+//! place on a terminal, printed as plain lines otherwise). Midway the Redis
+//! simulator stops answering for 3 s: watch the errors, the failed health
+//! probes, and the pool recovering on its own. Ends with each pool's final
+//! stats and a health check.
 //!
-//! `cargo run --example tour -- [--duration SECS] [--threads N]`
+//! ```sh
+//! cargo run --example tour
+//! cargo run --example tour -- --duration 20 --threads 4
+//! cargo run --example tour -- --redis redis://127.0.0.1:6379 --snmp snmp://public@127.0.0.1:161 --s7 127.0.0.1:102
+//! ```
+//!
+//! `--snmp`, `--s7` and `--redis` run the same tour against real devices
+//! instead of the simulators (only reads, except for one Redis key
+//! `edgepool:tour` that is incremented).
 
-use edgepool::{tcp, Error, Pool};
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use edgepool::net::TlsMode;
+use edgepool::s7::Area;
+use edgepool::sim::{redis::RedisSim, s7::S7Sim, snmp::SnmpSim};
+use edgepool::snmp::{self, oid, AuthProtocol, PrivProtocol, Usm};
+use edgepool::tunnel::{ClientPool, ConnId, ServerPool, ServerTls};
+use edgepool::{redis, s7, Error, HealthReport, Pool, PoolBuilder, PoolSet, Stats};
+use std::io::{IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Agents behind the `PoolSet` lane.
+const SET_AGENTS: usize = 8;
+/// How long the Redis simulator stays silent midway.
+const OUTAGE: Duration = Duration::from_secs(3);
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let opts = Options::parse()?;
-    let server = Server::start()?;
+    let tty = std::io::stdout().is_terminal();
+
+    // The peers: simulators unless a real target was given.
+    let redis_sim = opts.redis.is_none().then(RedisSim::start).transpose()?;
+    let snmp_sim = opts.snmp.is_none().then(SnmpSim::start).transpose()?;
+    let s7_sim = opts.s7.is_none().then(S7Sim::start).transpose()?;
+    let set_sims = if opts.snmp.is_none() {
+        (0..SET_AGENTS)
+            .map(|_| SnmpSim::start())
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    let tunnel_server = ServerPool::builder()
+        .tls(if cfg!(feature = "tls") {
+            ServerTls::SelfSigned
+        } else {
+            ServerTls::Off
+        })
+        .bind("127.0.0.1:0")?;
+
+    let redis_config = match (&opts.redis, &redis_sim) {
+        (Some(url), _) => redis::Config::from_url(url)?,
+        (None, Some(sim)) => redis::Config::from_url(&sim.url())?,
+        (None, None) => unreachable!("a simulator runs when no URL is given"),
+    }
+    .read_timeout(Duration::from_millis(300))
+    .write_timeout(Duration::from_millis(300))
+    .connect_timeout(Duration::from_millis(500));
+    let (snmp_target, community) = match (&opts.snmp, &snmp_sim) {
+        (Some(url), _) => parse_snmp_url(url)?,
+        (None, Some(sim)) => (format!("udp://{}", sim.addr()), "public".to_string()),
+        (None, None) => unreachable!("a simulator runs when no URL is given"),
+    };
+    let snmp_config = |target: &str| {
+        snmp::Config::new(target)
+            .community(community.clone())
+            .timeout(Duration::from_millis(300))
+            .retries(1)
+    };
+    let s7_addr = match (&opts.s7, &s7_sim) {
+        (Some(addr), _) => addr.clone(),
+        (None, Some(sim)) => sim.addr().to_string(),
+        (None, None) => unreachable!("a simulator runs when no address is given"),
+    };
+
+    // The pools: same settings everywhere, tuned to show things within seconds.
+    fn builder<M: r2d2::ManageConnection>(threads: usize) -> PoolBuilder<M> {
+        Pool::builder()
+            .max_size(threads as u32 + 1)
+            .min_idle(1)
+            .acquire_timeout(Duration::from_millis(500))
+            .health_check_interval(Some(Duration::from_secs(1)))
+            .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+    }
+    let redis_pool = builder(opts.threads).build(redis::Manager::new(redis_config.clone()))?;
+    let snmp_pool = builder(opts.threads).build(snmp::Manager::new(snmp_config(&snmp_target)))?;
+    let snmp_v3_pool = match &snmp_sim {
+        Some(sim) => Some(
+            builder(opts.threads).build(snmp::Manager::new(
+                snmp::Config::new(format!("udp://{}", sim.addr()))
+                    .timeout(Duration::from_millis(300))
+                    .retries(1)
+                    .v3(Usm::new("simuser")
+                        .auth(AuthProtocol::Sha1, "simauthpass")
+                        .privacy(PrivProtocol::Aes128, "simprivpass")),
+            ))?,
+        ),
+        None => None,
+    };
+    let s7_config = s7::Config::new(s7_addr.clone())
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(300));
+    let s7_pool = builder(opts.threads).build(s7::Manager::new(s7_config))?;
+    let set_targets: Vec<String> = if set_sims.is_empty() {
+        vec![snmp_target.clone()]
+    } else {
+        set_sims
+            .iter()
+            .map(|s| format!("udp://{}", s.addr()))
+            .collect()
+    };
+    let set_config = snmp_config("");
+    let snmp_set = PoolSet::new(builder(1).min_idle(0), move |target: &String| {
+        let mut config = set_config.clone();
+        config.target = target.clone();
+        snmp::Manager::new(config)
+    });
+    let tunnel_client = ClientPool::builder(tunnel_server.local_addr().to_string())
+        .min_capacity(4)
+        .max_capacity(64)
+        .min_interval(Duration::from_millis(10))
+        .max_interval(Duration::from_millis(250))
+        .tls(if cfg!(feature = "tls") {
+            TlsMode::Insecure
+        } else {
+            TlsMode::Off
+        })
+        .start()?;
+
     println!(
-        "edgepool tour: {} worker threads for {} s against a loopback server at {}",
+        "edgepool tour: {} worker threads per pool for {} s{}",
         opts.threads,
         opts.duration.as_secs(),
-        server.addr
+        if redis_sim.is_some() && snmp_sim.is_some() && s7_sim.is_some() {
+            ", against the built-in simulators"
+        } else {
+            ""
+        }
     );
+    let v3_target = snmp_sim.as_ref().map(|s| format!("udp://{} v3", s.addr()));
+    let set_label = format!("{} agents", set_targets.len());
+    let mut lanes = vec![
+        Lane::new("redis", redis_config.addr.clone(), {
+            let p = redis_pool.clone();
+            Box::new(move || (p.stats(), p.health_check()))
+        }),
+        Lane::new("snmp v2c", snmp_target.clone(), {
+            let p = snmp_pool.clone();
+            Box::new(move || (p.stats(), p.health_check()))
+        }),
+    ];
+    if let (Some(p), Some(t)) = (&snmp_v3_pool, v3_target) {
+        let p = p.clone();
+        lanes.push(Lane::new(
+            "snmp v3",
+            t,
+            Box::new(move || (p.stats(), p.health_check())),
+        ));
+    }
+    lanes.push(Lane::new("s7", s7_addr.clone(), {
+        let p = s7_pool.clone();
+        Box::new(move || (p.stats(), p.health_check()))
+    }));
+    lanes.push(Lane::new("snmp set", set_label, {
+        let set = snmp_set.clone();
+        Box::new(move || set_status(&set))
+    }));
+    lanes.push(Lane::new(
+        "tunnel",
+        tunnel_server.local_addr().to_string(),
+        Box::new(|| (Stats::default(), HealthReport::default())),
+    ));
+    let lanes: Vec<Arc<Lane>> = lanes.into_iter().map(Arc::new).collect();
+    let lane = |name: &str| {
+        Arc::clone(
+            lanes
+                .iter()
+                .find(|l| l.name == name)
+                .unwrap_or_else(|| unreachable!("lane {name} exists")),
+        )
+    };
+    let warmed = redis_pool.warm_up(Duration::from_secs(2))?
+        + snmp_pool.warm_up(Duration::from_secs(2))?
+        + s7_pool.warm_up(Duration::from_secs(2))?;
+    println!("warm-up: {warmed} connections ready\n");
 
-    let config = tcp::Config::new(server.addr.clone())
-        .connect_timeout(Duration::from_millis(500))
-        .read_timeout(Some(Duration::from_secs(1)))
-        .write_timeout(Some(Duration::from_secs(1)));
-    let pool = Pool::builder()
-        .max_size(opts.threads as u32 + 2)
-        .min_idle(2)
-        .acquire_timeout(Duration::from_millis(500))
-        .health_check_interval(Some(Duration::from_millis(500)))
-        .max_idle_time(Some(Duration::from_secs(60)))
-        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
-        .build(tcp::Manager::new(config))?;
-    let ready = pool.warm_up(Duration::from_secs(2))?;
-    println!("warm-up: {ready} idle connections ready");
-
-    let load = Arc::new(Load::default());
+    // The workers.
     let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..opts.threads)
-        .map(|_| {
-            let (pool, load, stop) = (pool.clone(), load.clone(), stop.clone());
-            thread::spawn(move || {
+    let mut workers = Vec::new();
+    let mut spawn =
+        |lane: Arc<Lane>, mut request: Box<dyn FnMut() -> edgepool::Result<()> + Send>| {
+            let stop = Arc::clone(&stop);
+            workers.push(thread::spawn(move || {
                 while !stop.load(Relaxed) {
                     let start = Instant::now();
-                    match pool.execute(ping) {
-                        Ok(()) => load.ok(start.elapsed()),
-                        Err(_) => {
-                            load.errors.fetch_add(1, Relaxed);
+                    match request() {
+                        Ok(()) => lane.ok(start.elapsed()),
+                        Err(e) => {
+                            lane.error(&e);
                             thread::sleep(Duration::from_millis(20));
                         }
                     }
                 }
-            })
-        })
-        .collect();
-
-    let tty = std::io::stdout().is_terminal();
-    let started = Instant::now();
-    let outage_at = opts.duration / 2;
-    let mut outage = false;
-    let mut last = (Instant::now(), 0u64, 0u64);
-    while started.elapsed() < opts.duration {
-        thread::sleep(Duration::from_millis(250));
-        let t = started.elapsed();
-        if !outage && t >= outage_at {
-            outage = true;
-            server.outage(Duration::from_millis(1500));
-            line(
-                tty,
-                &format!(
-                    "[{:>4.1}s] server drops every connection and refuses new ones for 1.5 s",
-                    t.as_secs_f64()
-                ),
+            }));
+        };
+    for t in 0..opts.threads {
+        let p = redis_pool.clone();
+        let key = format!("edgepool:tour:{t}");
+        spawn(
+            lane("redis"),
+            Box::new(move || {
+                p.execute(|c| {
+                    c.incr(&key)?;
+                    c.get(&key).map(drop)
+                })
+            }),
+        );
+        let p = snmp_pool.clone();
+        let oids = [oid::SYS_UPTIME, oid::SYS_DESCR];
+        spawn(
+            lane("snmp v2c"),
+            Box::new(move || p.execute(|c| c.get(&oids).map(drop))),
+        );
+        if let Some(p) = snmp_v3_pool.clone() {
+            spawn(
+                lane("snmp v3"),
+                Box::new(move || p.execute(|c| c.get(&[oid::SYS_UPTIME]).map(drop))),
             );
-            println!();
         }
-        if last.0.elapsed() >= Duration::from_secs(1) {
-            let (ok, errors) = (load.done.load(Relaxed), load.errors.load(Relaxed));
-            let secs = last.0.elapsed().as_secs_f64();
-            let rate = (ok - last.1) as f64 / secs;
-            let (p50, p99) = load.percentiles();
-            let s = pool.stats();
-            line(
-                tty,
-                &format!(
-                    "[{:>4.1}s] tcp  {:>7.0} req/s  size {}  in use {}  idle {}  waiting {}  errors {:>3}  probes {} ({} failed)  p50 {:?}  p99 {:?}",
-                    t.as_secs_f64(), rate, s.size, s.in_use, s.idle, s.waiting, errors - last.2,
-                    s.health_checks, s.health_failures, p50, p99
-                ),
-            );
-            if !tty {
-                println!();
+        let p = s7_pool.clone();
+        spawn(
+            lane("s7"),
+            Box::new(move || {
+                p.execute(|c| {
+                    c.read_db(1, 0, 64)?;
+                    c.read_area(Area::Merkers, 0, 0, 16).map(drop)
+                })
+            }),
+        );
+        let (set, targets) = (snmp_set.clone(), set_targets.clone());
+        let mut next = t;
+        spawn(
+            lane("snmp set"),
+            Box::new(move || {
+                next = (next + 1) % targets.len();
+                set.pool(&targets[next])?
+                    .execute(|c| c.get(&[oid::SYS_UPTIME]).map(drop))
+            }),
+        );
+    }
+    let (announce, announced) = mpsc::channel::<ConnId>();
+    let far_end = {
+        let client = tunnel_client.clone();
+        thread::spawn(move || {
+            for id in announced {
+                if let Ok(mut conn) = client.get(id, Duration::from_secs(2)) {
+                    let mut buf = [0u8; 64];
+                    if let Ok(n @ 1..) = conn.read(&mut buf) {
+                        let _ = conn.write_all(&buf[..n]);
+                    }
+                }
             }
-            last = (Instant::now(), ok, errors);
+        })
+    };
+    {
+        let (server, lane) = (tunnel_server.clone(), lane("tunnel"));
+        let stop = Arc::clone(&stop);
+        workers.push(thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                let start = Instant::now();
+                match tunnel_round_trip(&server, &announce) {
+                    Ok(()) => lane.ok(start.elapsed()),
+                    Err(e) => {
+                        lane.error(&e);
+                        thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+        }));
+    }
+
+    // The status display, and the outage midway.
+    let mut screen = Screen::new(tty);
+    let started = Instant::now();
+    let outage_at = opts.duration * 2 / 5;
+    let mut outage: Option<Instant> = None;
+    let mut outage_done = false;
+    let refresh = if tty {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(2)
+    };
+    let mut last_draw = Instant::now();
+    while started.elapsed() < opts.duration {
+        thread::sleep(Duration::from_millis(100));
+        let t = started.elapsed();
+        if let Some(sim) = &redis_sim {
+            if outage.is_none() && t >= outage_at {
+                sim.faults().set_silent(true);
+                outage = Some(Instant::now());
+                screen.event(format!(
+                    "[{:>4.1}s] the Redis simulator stops answering for {} s",
+                    t.as_secs_f64(),
+                    OUTAGE.as_secs()
+                ));
+            }
+            if let (Some(since), false) = (outage, outage_done) {
+                if since.elapsed() >= OUTAGE {
+                    sim.faults().set_silent(false);
+                    outage_done = true;
+                    screen.event(format!(
+                        "[{:>4.1}s] the Redis simulator answers again",
+                        t.as_secs_f64()
+                    ));
+                }
+            }
+        }
+        if last_draw.elapsed() >= refresh {
+            let secs = last_draw.elapsed().as_secs_f64();
+            last_draw = Instant::now();
+            let rows = lanes.iter().map(|l| l.status_row(secs, &tunnel_client));
+            screen.draw(t, rows.collect());
         }
     }
     stop.store(true, Relaxed);
     for w in workers {
         let _ = w.join();
     }
-    if tty {
-        println!();
-    }
-    let report = pool.health_check();
-    println!("\nfinal stats:   {}", pool.stats());
-    println!("health check:  {report}");
+    let _ = far_end.join();
+    screen.finish();
+
+    // The final table.
+    println!("\nfinal stats (acquire waits: average / longest):");
     println!(
-        "requests:      {} ok, {} failed",
-        load.done.load(Relaxed),
-        load.errors.load(Relaxed)
+        "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>15}   health check",
+        "pool", "requests", "errors", "opened", "closed", "timeouts", "probes", "wait"
     );
-    pool.close();
+    for l in &lanes {
+        let (s, report) = (l.status)();
+        let (ok, errors) = (l.ok_total.load(Relaxed), l.errors_total.load(Relaxed));
+        if l.name == "tunnel" {
+            println!(
+                "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>15}   client stock {}/{}, {} failed dials",
+                l.name,
+                ok,
+                errors,
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                tunnel_client.active(),
+                tunnel_client.capacity(),
+                tunnel_client.errors()
+            );
+            continue;
+        }
+        let avg = s
+            .wait_time_total
+            .checked_div(s.acquired.max(1) as u32)
+            .unwrap_or_default();
+        println!(
+            "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>15}   {}",
+            l.name,
+            ok,
+            errors,
+            s.created,
+            s.closed,
+            s.timeouts,
+            format!("{}/{}", s.health_failures, s.health_checks),
+            format!("{} / {}", fmt_dur(avg), fmt_dur(s.wait_time_max)),
+            report
+        );
+    }
+    let errors: Vec<String> = lanes.iter().filter_map(|l| l.first_error()).collect();
+    if !errors.is_empty() {
+        println!("\nfirst error per pool:");
+        for e in errors {
+            println!("  {e}");
+        }
+    }
+    if let Some(sim) = &redis_sim {
+        println!(
+            "\nthe simulators answered: redis {} commands, snmp {} requests, s7 {} requests",
+            sim.commands(),
+            snmp_sim.as_ref().map_or(0, SnmpSim::requests)
+                + set_sims.iter().map(SnmpSim::requests).sum::<u64>(),
+            s7_sim.as_ref().map_or(0, S7Sim::requests)
+        );
+    }
+    redis_pool.close();
+    snmp_pool.close();
+    if let Some(p) = &snmp_v3_pool {
+        p.close();
+    }
+    s7_pool.close();
+    snmp_set.close();
+    tunnel_client.close();
+    tunnel_server.close();
     Ok(())
 }
 
-/// One request: "PING\n" → "PONG\n".
-fn ping(conn: &mut tcp::Connection) -> edgepool::Result<()> {
-    conn.write_all(b"PING\n")?;
-    let mut reply = [0u8; 5];
+/// One matched pair through the tunnel: the server end takes a stocked
+/// connection, names it to the far end, and sends a message it echoes.
+fn tunnel_round_trip(server: &ServerPool, announce: &mpsc::Sender<ConnId>) -> edgepool::Result<()> {
+    let (id, mut conn) = server.get(Duration::from_secs(1))?;
+    announce
+        .send(id)
+        .map_err(|_| Error::Unhealthy("the far end is gone".into()))?;
+    conn.write_all(b"hello through the tunnel")?;
+    let mut reply = [0u8; 24];
     conn.read_exact(&mut reply)?;
-    if &reply != b"PONG\n" {
-        return Err(Error::Unhealthy(format!("unexpected reply {reply:?}")));
-    }
     Ok(())
 }
 
-fn line(tty: bool, text: &str) {
-    if tty {
-        print!("\r\x1b[2K{text}");
-        let _ = std::io::stdout().flush();
-    } else {
-        print!("{text}");
+/// A `PoolSet`'s pools summed into one row, with the worst health report.
+fn set_status(set: &PoolSet<String, snmp::Manager>) -> (Stats, HealthReport) {
+    let mut total = Stats::default();
+    let mut health = HealthReport::default();
+    for key in set.keys() {
+        let Ok(pool) = set.pool(&key) else { continue };
+        let s = pool.stats();
+        total.size += s.size;
+        total.in_use += s.in_use;
+        total.idle += s.idle;
+        total.waiting += s.waiting;
+        total.acquired += s.acquired;
+        total.released += s.released;
+        total.created += s.created;
+        total.closed += s.closed;
+        total.timeouts += s.timeouts;
+        total.health_checks += s.health_checks;
+        total.health_failures += s.health_failures;
+        total.wait_time_total += s.wait_time_total;
+        total.wait_time_max = total.wait_time_max.max(s.wait_time_max);
+        let r = pool.health_check();
+        health.healthy += r.healthy;
+        health.unhealthy += r.unhealthy;
+        if r.last_error.is_some() {
+            health.last_error = r.last_error;
+        }
     }
+    (total, health)
+}
+
+type Status = Box<dyn Fn() -> (Stats, HealthReport) + Send + Sync>;
+
+/// One pool on the display: its request counters and latency samples.
+struct Lane {
+    name: &'static str,
+    target: String,
+    status: Status,
+    ok_total: AtomicU64,
+    errors_total: AtomicU64,
+    interval: Mutex<Interval>,
+    first_error: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
-struct Load {
-    done: AtomicU64,
-    errors: AtomicU64,
-    samples: Mutex<Vec<Duration>>,
+struct Interval {
+    ok: u64,
+    errors: u64,
+    samples: Vec<Duration>,
 }
 
-impl Load {
+impl Lane {
+    fn new(name: &'static str, target: impl Into<String>, status: Status) -> Lane {
+        Lane {
+            name,
+            target: target.into(),
+            status,
+            ok_total: AtomicU64::new(0),
+            errors_total: AtomicU64::new(0),
+            interval: Mutex::default(),
+            first_error: Mutex::default(),
+        }
+    }
+
     fn ok(&self, took: Duration) {
-        let n = self.done.fetch_add(1, Relaxed);
-        if n % 16 == 0 {
-            if let Ok(mut s) = self.samples.lock() {
-                s.push(took);
+        let n = self.ok_total.fetch_add(1, Relaxed);
+        if let Ok(mut i) = self.interval.lock() {
+            i.ok += 1;
+            // Every 4th latency is plenty for p50/p99 and keeps the lock short.
+            if n % 4 == 0 && i.samples.len() < 100_000 {
+                i.samples.push(took);
             }
         }
     }
 
-    /// p50 and p99 of the samples since the last call.
-    fn percentiles(&self) -> (Duration, Duration) {
-        let mut s = match self.samples.lock() {
-            Ok(mut s) => std::mem::take(&mut *s),
-            Err(_) => return (Duration::ZERO, Duration::ZERO),
+    fn error(&self, e: &Error) {
+        self.errors_total.fetch_add(1, Relaxed);
+        if let Ok(mut i) = self.interval.lock() {
+            i.errors += 1;
+        }
+        if let Ok(mut first) = self.first_error.lock() {
+            first.get_or_insert_with(|| format!("{}: {e}", self.name));
+        }
+    }
+
+    fn first_error(&self) -> Option<String> {
+        self.first_error.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// The row for the interval since the last call, which it resets.
+    fn status_row(&self, secs: f64, tunnel: &ClientPool) -> String {
+        let i = match self.interval.lock() {
+            Ok(mut i) => std::mem::take(&mut *i),
+            Err(_) => Interval::default(),
         };
-        if s.is_empty() {
-            return (Duration::ZERO, Duration::ZERO);
-        }
-        s.sort();
-        let at = |q: f64| s[((s.len() - 1) as f64 * q) as usize];
-        (at(0.50), at(0.99))
+        let mut samples = i.samples;
+        samples.sort_unstable();
+        let pct = |q: f64| {
+            samples
+                .get(((samples.len().saturating_sub(1)) as f64 * q) as usize)
+                .map_or_else(|| "-".to_string(), |d| fmt_dur(*d))
+        };
+        let pool_columns = if self.name == "tunnel" {
+            format!(
+                "stock {:>2}/{:<2}          ",
+                tunnel.active(),
+                tunnel.capacity()
+            )
+        } else {
+            let s = (self.status)().0;
+            format!(
+                "{:>3} {:>4} {:>4} {:>6}",
+                s.in_use, s.idle, s.waiting, s.health_failures
+            )
+        };
+        format!(
+            "{:<9} {:<26} {:>8.0} {} {:>6} {:>8} {:>8}",
+            self.name,
+            truncate(&self.target, 26),
+            i.ok as f64 / secs,
+            pool_columns,
+            i.errors,
+            pct(0.50),
+            pct(0.99)
+        )
     }
 }
 
-/// A tiny line server: answers "PONG\n" to every line; can simulate an outage.
-struct Server {
-    addr: String,
-    down_until: Arc<Mutex<Option<Instant>>>,
+const HEADER: &str =
+    "pool      target                        req/s use idle wait health errors      p50      p99";
+
+/// Draws the status block: in place on a terminal, appended otherwise.
+struct Screen {
+    tty: bool,
+    drawn: usize,
+    events: Vec<String>,
 }
 
-impl Server {
-    fn start() -> std::io::Result<Server> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?.to_string();
-        let down_until: Arc<Mutex<Option<Instant>>> = Arc::default();
-        let down = down_until.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if is_down(&down) {
-                    continue; // refused: closed at once
-                }
-                let down = down.clone();
-                thread::spawn(move || serve(stream, down));
+impl Screen {
+    fn new(tty: bool) -> Screen {
+        Screen {
+            tty,
+            drawn: 0,
+            events: Vec::new(),
+        }
+    }
+
+    fn event(&mut self, text: String) {
+        if self.tty {
+            self.events.push(text);
+        } else {
+            println!("{text}");
+        }
+    }
+
+    fn draw(&mut self, t: Duration, rows: Vec<String>) {
+        let mut out = std::io::stdout().lock();
+        if self.tty {
+            if self.drawn > 0 {
+                let _ = write!(out, "\x1b[{}A", self.drawn);
             }
-        });
-        Ok(Server { addr, down_until })
+            for e in self.events.drain(..) {
+                let _ = writeln!(out, "\x1b[2K{e}");
+            }
+            let _ = writeln!(out, "\x1b[2K[{:>4.1}s] {HEADER}", t.as_secs_f64());
+            for r in &rows {
+                let _ = writeln!(out, "\x1b[2K        {r}");
+            }
+            self.drawn = rows.len() + 1;
+        } else {
+            let _ = writeln!(out, "[{:>4.1}s] {HEADER}", t.as_secs_f64());
+            for r in &rows {
+                let _ = writeln!(out, "        {r}");
+            }
+        }
+        let _ = out.flush();
     }
 
-    fn outage(&self, length: Duration) {
-        if let Ok(mut d) = self.down_until.lock() {
-            *d = Some(Instant::now() + length);
+    fn finish(&mut self) {
+        if self.tty {
+            let mut out = std::io::stdout().lock();
+            for e in self.events.drain(..) {
+                let _ = writeln!(out, "{e}");
+            }
         }
     }
 }
 
-fn is_down(down: &Mutex<Option<Instant>>) -> bool {
-    matches!(down.lock().map(|d| *d), Ok(Some(t)) if t > Instant::now())
+fn fmt_dur(d: Duration) -> String {
+    let us = d.as_micros();
+    if us == 0 {
+        format!("{} ns", d.as_nanos())
+    } else if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2} s", us as f64 / 1e6)
+    }
 }
 
-fn serve(stream: TcpStream, down: Arc<Mutex<Option<Instant>>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// `snmp://[COMMUNITY@]HOST[:PORT]` or `udp://HOST[:PORT]` (community `public`).
+fn parse_snmp_url(url: &str) -> Result<(String, String), String> {
+    let rest = url
+        .strip_prefix("snmp://")
+        .or_else(|| url.strip_prefix("udp://"))
+        .ok_or_else(|| format!("--snmp wants snmp://[COMMUNITY@]HOST[:PORT], not {url}"))?;
+    let (community, host) = match rest.rsplit_once('@') {
+        Some((c, h)) => (c.to_string(), h),
+        None => ("public".to_string(), rest),
     };
-    let mut reader = BufReader::new(stream);
-    let mut buf = String::new();
-    loop {
-        if is_down(&down) {
-            return; // drops the connection
-        }
-        match reader.read_line(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {
-                buf.clear();
-                if writer.write_all(b"PONG\n").is_err() {
-                    return;
-                }
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
-        }
-    }
+    // snmp::Config takes `host:port` or `host` (port 161) itself.
+    let target = format!("udp://{host}");
+    Ok((target, community))
 }
 
 struct Options {
     duration: Duration,
     threads: usize,
+    snmp: Option<String>,
+    s7: Option<String>,
+    redis: Option<String>,
 }
 
 impl Options {
     fn parse() -> Result<Options, String> {
         let mut o = Options {
-            duration: Duration::from_secs(8),
-            threads: 4,
+            duration: Duration::from_secs(10),
+            threads: 2,
+            snmp: None,
+            s7: None,
+            redis: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .filter(|v| *v > 0)
-                    .ok_or(format!("{name} needs a positive number"))
+            let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+            let mut number = |name: &str| {
+                value(name)?
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| (1..=3600).contains(v))
+                    .ok_or(format!("{name} needs a number from 1 to 3600"))
             };
             match a.as_str() {
-                "--duration" => o.duration = Duration::from_secs(value("--duration")?),
-                "--threads" => o.threads = value("--threads")? as usize,
+                "--duration" => o.duration = Duration::from_secs(number("--duration")?),
+                "--threads" => o.threads = number("--threads")?.min(64) as usize,
+                "--snmp" => o.snmp = Some(value("--snmp")?),
+                "--s7" => o.s7 = Some(value("--s7")?),
+                "--redis" => o.redis = Some(value("--redis")?),
                 "-h" | "--help" => {
-                    println!("usage: tour [--duration SECS] [--threads N]");
+                    println!(
+                        "usage: tour [--duration SECS] [--threads N] [--snmp snmp://COMMUNITY@HOST:PORT] [--s7 HOST:PORT] [--redis redis://HOST:PORT]"
+                    );
                     std::process::exit(0);
                 }
                 other => return Err(format!("unknown option {other} (try --help)")),
