@@ -1,7 +1,7 @@
 //! Pure pool logic against an in-memory fake manager.
 
 mod common;
-use common::eventually_within;
+use common::{eventually, eventually_within};
 
 use edgepool::{Error, Pool, PoolSet, PooledConnection};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -192,7 +192,7 @@ fn idle_connections_are_evicted_down_to_min_idle() {
     // The tick is max_idle_time / 4 = 50 ms.
     let tick = Duration::from_millis(50);
     assert!(
-        eventually_within(max_idle + tick + Duration::from_millis(100), || pool
+        eventually_within(max_idle + tick + Duration::from_secs(1), || pool
             .stats()
             .size
             == 1),
@@ -218,7 +218,7 @@ fn min_idle_is_kept_in_the_background_and_warm_up_waits_for_it() {
     let mut c = pool.get().unwrap();
     c.broken = true;
     drop(c);
-    assert!(eventually_within(Duration::from_secs(2), || pool
+    assert!(eventually_within(Duration::from_secs(10), || pool
         .stats()
         .idle
         == 3));
@@ -241,7 +241,7 @@ fn health_check_reports_and_replaces_broken_connections() {
     let r = pool.health_check();
     assert_eq!((r.healthy, r.unhealthy), (0, 2), "{r}");
     assert!(r.last_error.unwrap().contains("fake probe failed"));
-    assert!(eventually_within(Duration::from_secs(2), || pool
+    assert!(eventually_within(Duration::from_secs(10), || pool
         .stats()
         .idle
         == 2));
@@ -279,13 +279,13 @@ fn reaper_probes_idle_connections_and_replaces_failures() {
         .build(fake.clone())
         .unwrap();
     assert_eq!(pool.warm_up(Duration::from_secs(2)).unwrap(), 2);
-    assert!(eventually_within(Duration::from_secs(2), || pool
+    assert!(eventually_within(Duration::from_secs(10), || pool
         .stats()
         .health_checks
         >= 2));
     fake.break_all();
     assert!(
-        eventually_within(Duration::from_secs(2), || {
+        eventually_within(Duration::from_secs(10), || {
             let s = pool.stats();
             s.health_failures >= 2 && s.created >= 4 && s.idle == 2
         }),
@@ -334,17 +334,19 @@ fn close_is_idempotent_and_later_gets_fail() {
     pool.close();
     pool.close();
     assert!(pool.is_closed());
-    assert_eq!(fake.live(), 1, "idle connections close at once");
+    // Idle connections close at once (a connect still in flight on r2d2's
+    // workers may finish a moment later and is then closed too).
+    assert!(eventually(|| fake.live() == 1), "live {}", fake.live());
     assert!(matches!(pool.get(), Err(Error::Closed)));
     assert!(matches!(
         pool.execute(|c| c.call(false)),
         Err(Error::Closed)
     ));
     drop(a);
-    assert_eq!(
-        fake.live(),
-        0,
-        "checked-out connections close when returned"
+    assert!(
+        eventually(|| fake.live() == 0),
+        "checked-out connections close when returned: live {}",
+        fake.live()
     );
     assert!(matches!(
         pool.warm_up(Duration::from_millis(10)),
