@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 /// Agents behind the `PoolSet` lane.
 const SET_AGENTS: usize = 8;
-/// How long the Redis simulator stays silent midway.
+/// How long the Redis simulator stays silent midway (shorter in short runs).
 const OUTAGE: Duration = Duration::from_secs(3);
 
 fn main() {
@@ -301,6 +301,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut screen = Screen::new(tty);
     let started = Instant::now();
     let outage_at = opts.duration * 2 / 5;
+    let outage_len = OUTAGE.min(opts.duration * 3 / 10);
     let mut outage: Option<Instant> = None;
     let mut outage_done = false;
     let refresh = if tty {
@@ -317,13 +318,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 sim.faults().set_silent(true);
                 outage = Some(Instant::now());
                 screen.event(format!(
-                    "[{:>4.1}s] the Redis simulator stops answering for {} s",
+                    "[{:>4.1}s] the Redis simulator stops answering for {:.1} s",
                     t.as_secs_f64(),
-                    OUTAGE.as_secs()
+                    outage_len.as_secs_f64()
                 ));
             }
             if let (Some(since), false) = (outage, outage_done) {
-                if since.elapsed() >= OUTAGE {
+                if since.elapsed() >= outage_len {
                     sim.faults().set_silent(false);
                     outage_done = true;
                     screen.event(format!(
@@ -340,6 +341,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             screen.draw(t, rows.collect());
         }
     }
+    // The last interval too, so the run ends on its final state.
+    let secs = last_draw.elapsed().as_secs_f64();
+    if secs >= 0.25 {
+        let rows = lanes.iter().map(|l| l.status_row(secs, &tunnel_client));
+        screen.draw(started.elapsed(), rows.collect());
+    }
     stop.store(true, Relaxed);
     for w in workers {
         let _ = w.join();
@@ -350,7 +357,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The final table.
     println!("\nfinal stats (acquire waits: average / longest):");
     println!(
-        "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>15}   health check",
+        "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>19}   health check",
         "pool", "requests", "errors", "opened", "closed", "timeouts", "probes", "wait"
     );
     for l in &lanes {
@@ -358,7 +365,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let (ok, errors) = (l.ok_total.load(Relaxed), l.errors_total.load(Relaxed));
         if l.name == "tunnel" {
             println!(
-                "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>15}   client stock {}/{}, {} failed dials",
+                "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>19}   client stock {} (target {}), {} failed dials",
                 l.name,
                 ok,
                 errors,
@@ -378,7 +385,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .checked_div(s.acquired.max(1) as u32)
             .unwrap_or_default();
         println!(
-            "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>15}   {}",
+            "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>19}   {}",
             l.name,
             ok,
             errors,

@@ -49,7 +49,16 @@
 //! ```
 //!
 //! # Features
-//! `tls` (native-tls), `snmp`, `s7`, `redis`, `tunnel`, `sim`: all on by default.
+//! - `tls` (native-tls): TLS for TCP, Redis and tunnel streams.
+//! - `snmp`, `s7`, `redis`: the protocol clients and managers.
+//! - `tunnel`: pre-warmed client/server tunnel pools with connection IDs.
+//! - `sim`: loopback simulators of a Redis server, an SNMP agent and an S7 CPU
+//!   ([`sim`]), for demos and your own tests.
+//! - `metrics` (off by default): every pool publishes its [`Stats`] through
+//!   the `metrics` facade.
+//!
+//! All but `metrics` are on by default. `cargo run --example tour` shows the
+//! whole crate at work against the simulators.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
