@@ -5,6 +5,15 @@ use std::io;
 use std::time::Duration;
 
 /// A `Result` whose error is [`Error`].
+///
+/// ```
+/// fn parse_port(s: &str) -> edgepool::Result<u16> {
+///     s.parse().map_err(|_| edgepool::Error::Config(format!("bad port {s:?}")))
+/// }
+/// assert_eq!(parse_port("161")?, 161);
+/// assert!(parse_port("x").is_err());
+/// # Ok::<(), edgepool::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The phase of an operation that ran out of time.
