@@ -297,14 +297,7 @@ impl Session {
             }),
         }
         if let Some(mac) = mac {
-            // RFC 3414 §6.3.1: the HMAC of the whole message with the
-            // parameters zeroed, written over them.
-            if let Ok(Some(layout)) = Layout::parse(out) {
-                let mut tag = [0u8; 64];
-                let tag = &mut tag[..layout.auth_params.len().min(64)];
-                mac.sign(out, tag);
-                out[layout.auth_params].copy_from_slice(tag);
-            }
+            mac.sign_message(out);
         }
     }
 

@@ -584,6 +584,18 @@ impl MacKey {
         })
     }
 
+    /// Signs an encoded v3 message in place (RFC 3414 §6.3.1): the MAC of
+    /// the whole message, whose msgAuthenticationParameters are still zero,
+    /// is written over them. A message that does not parse is left as is.
+    pub(crate) fn sign_message(&self, msg: &mut [u8]) {
+        if let Ok(Some(layout)) = super::v3::Layout::parse(msg) {
+            let mut tag = [0u8; 64];
+            let tag = &mut tag[..layout.auth_params.len().min(64)];
+            self.sign(msg, tag);
+            msg[layout.auth_params].copy_from_slice(tag);
+        }
+    }
+
     /// True when `tag` is the MAC of `msg` truncated to `tag.len()` (in
     /// constant time).
     pub(crate) fn verify(&self, msg: &[u8], tag: &[u8]) -> bool {
