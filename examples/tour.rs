@@ -5,7 +5,7 @@
 //! a tunnel server pool, builds a pool per protocol, and runs worker threads
 //! through them for about 10 s with a live status line per pool (redrawn in
 //! place on a terminal, printed as plain lines otherwise). Midway the Redis
-//! simulator stops answering for 3 s: watch the errors, the failed health
+//! simulator (or, with a real Redis, another one) stops answering for 3 s: watch the errors, the failed health
 //! probes, and the pool recovering on its own. Ends with each pool's final
 //! stats and a health check.
 //!
@@ -16,8 +16,8 @@
 //! ```
 //!
 //! `--snmp`, `--s7` and `--redis` run the same tour against real devices
-//! instead of the simulators (only reads, except for one Redis key
-//! `edgepool:tour` that is incremented).
+//! instead of the simulators (only reads, except `INCR` on the Redis keys
+//! `edgepool:tour:N`, one per worker thread).
 
 use edgepool::net::TlsMode;
 use edgepool::s7::Area;
@@ -304,6 +304,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let outage_len = OUTAGE.min(opts.duration * 3 / 10);
     let mut outage: Option<Instant> = None;
     let mut outage_done = false;
+    // The Redis simulator goes silent midway; with a real Redis, another simulator does.
+    let victim = redis_sim
+        .as_ref()
+        .map(|s| ("Redis", s.faults()))
+        .or_else(|| s7_sim.as_ref().map(|s| ("S7", s.faults())))
+        .or_else(|| snmp_sim.as_ref().map(|s| ("SNMP", s.faults())));
     let refresh = if tty {
         Duration::from_millis(500)
     } else {
@@ -313,22 +319,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     while started.elapsed() < opts.duration {
         thread::sleep(Duration::from_millis(100));
         let t = started.elapsed();
-        if let Some(sim) = &redis_sim {
+        if let Some((name, faults)) = victim {
             if outage.is_none() && t >= outage_at {
-                sim.faults().set_silent(true);
+                faults.set_silent(true);
                 outage = Some(Instant::now());
                 screen.event(format!(
-                    "[{:>4.1}s] the Redis simulator stops answering for {:.1} s",
+                    "[{:>4.1}s] the {name} simulator stops answering for {:.1} s",
                     t.as_secs_f64(),
                     outage_len.as_secs_f64()
                 ));
             }
             if let (Some(since), false) = (outage, outage_done) {
                 if since.elapsed() >= outage_len {
-                    sim.faults().set_silent(false);
+                    faults.set_silent(false);
                     outage_done = true;
                     screen.event(format!(
-                        "[{:>4.1}s] the Redis simulator answers again",
+                        "[{:>4.1}s] the {name} simulator answers again",
                         t.as_secs_f64()
                     ));
                 }
