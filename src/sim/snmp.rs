@@ -55,7 +55,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -542,6 +542,21 @@ impl SnmpSimBuilder {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn start(self) -> Result<SnmpSim> {
+        let users = self.users()?;
+        let agent = Arc::new(self.into_agent(users));
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        let addr = socket.local_addr()?;
+        let running = spawn(socket, Arc::clone(&agent))?;
+        Ok(SnmpSim {
+            addr,
+            agent,
+            running: Mutex::new(Some(running)),
+        })
+    }
+
+    /// Checks the settings; then the v3 users with their keys localized to
+    /// the engine ID (the expensive part of [`start`](Self::start)).
+    fn users(&self) -> Result<HashMap<Vec<u8>, User>> {
         if !ENGINE_ID_LEN.contains(&self.engine_id.len()) {
             return Err(Error::Config(
                 "the simulator's engine ID must be 5 to 32 bytes".into(),
@@ -567,6 +582,12 @@ impl SnmpSimBuilder {
                 },
             );
         }
+        Ok(users)
+    }
+
+    /// The agent, without a socket, with `users` from
+    /// [`users`](Self::users) (which checked the settings).
+    fn into_agent(self, users: HashMap<Vec<u8>, User>) -> Agent {
         let mut table = Table::default();
         for (oid, object, writable) in default_table() {
             table.insert(oid, object, Some(writable));
@@ -574,7 +595,7 @@ impl SnmpSimBuilder {
         for (oid, value, writable) in self.entries {
             table.insert(oid, Object::Fixed(value), writable);
         }
-        let agent = Arc::new(Agent {
+        Agent {
             engine_id: self.engine_id,
             communities: self
                 .communities
@@ -593,16 +614,31 @@ impl SnmpSimBuilder {
             dropped: AtomicU64::new(0),
             usm_stats: Default::default(),
             salt: AtomicU64::new(crate::backoff::random_u64()),
-        });
-        let socket = UdpSocket::bind("127.0.0.1:0")?;
-        let addr = socket.local_addr()?;
-        let running = spawn(socket, Arc::clone(&agent))?;
-        Ok(SnmpSim {
-            addr,
-            agent,
-            running: Mutex::new(Some(running)),
-        })
+        }
     }
+}
+
+/// Answers one datagram with a fresh agent with the defaults of
+/// [`SnmpSim::start`] (no faults, no socket): the reply, or `None` when the
+/// agent drops the datagram. For fuzzing: it is the code the agent runs for
+/// each datagram, minus the socket (and minus the guard that turns a panic
+/// into a dropped datagram). The default users' keys are hashed once per
+/// process.
+///
+/// ```
+/// // v2c, community "public", GET with no varbinds.
+/// let get = b"\x30\x18\x02\x01\x01\x04\x06public\xa0\x0b\x02\x01\x01\x02\x01\x00\x02\x01\x00\x30\x00";
+/// assert!(edgepool::sim::snmp::fuzz_datagram(get).is_some());
+/// assert_eq!(edgepool::sim::snmp::fuzz_datagram(b"not SNMP"), None);
+/// ```
+#[doc(hidden)]
+pub fn fuzz_datagram(datagram: &[u8]) -> Option<Vec<u8>> {
+    static USERS: OnceLock<Option<HashMap<Vec<u8>, User>>> = OnceLock::new();
+    let builder = SnmpSimBuilder::default();
+    // Never `None`: the defaults are valid.
+    let users = USERS.get_or_init(|| builder.users().ok()).as_ref()?;
+    let users = users.iter().map(|(k, u)| (k.clone(), u.clone())).collect();
+    builder.into_agent(users).handle(datagram)
 }
 
 fn spawn(socket: UdpSocket, agent: Arc<Agent>) -> Result<Running> {
@@ -675,6 +711,20 @@ struct User {
     level: SecurityLevel,
     auth: AuthProtocol,
     keys: LocalKeys,
+}
+
+impl Clone for User {
+    fn clone(&self) -> User {
+        User {
+            name: self.name.clone(),
+            level: self.level,
+            auth: self.auth,
+            keys: LocalKeys {
+                mac: self.keys.mac.clone(),
+                cipher: self.keys.cipher.clone(),
+            },
+        }
+    }
 }
 
 struct Clock {
@@ -1275,6 +1325,114 @@ fn bounded(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Requests of every kind the agent answers (v1, v2c GETBULK and SET, v3
+    /// noAuthNoPriv, the discovery probe, authPriv), corrupted at random
+    /// from a fixed seed, through [`fuzz_datagram`]: never a panic, every
+    /// datagram handled quickly, every reply a whole SNMP message.
+    #[test]
+    fn random_datagrams_never_panic() {
+        let builder = SnmpSimBuilder::default();
+        let agent = builder.clone().into_agent(builder.users().unwrap());
+        let community = |version, community: &[u8], pdu: Pdu| {
+            let mut out = Vec::new();
+            Message {
+                version,
+                community: community.to_vec(),
+                body: Body::Pdu(pdu),
+            }
+            .encode(&mut out);
+            out
+        };
+        let mut bulk = Pdu::request(PduKind::GetBulk, 2, &[oid::SYS_DESCR, oid::SYSTEM]);
+        (bulk.error_status, bulk.error_index) = (1, 10);
+        let mut set = Pdu::request(PduKind::Set, 3, &[]);
+        set.varbinds = vec![VarBind::new(
+            oid::SYS_NAME,
+            Value::OctetString(b"x".to_vec()),
+        )];
+        let get = Pdu::request(PduKind::Get, 4, &[oid::SYS_UPTIME, oid::SYS_NAME]);
+        let v3 = |user: &[u8], pdu: &Pdu| {
+            let params = UsmParams {
+                engine_id: DEFAULT_ENGINE_ID.to_vec(),
+                engine_boots: 1,
+                user_name: user.to_vec(),
+                ..UsmParams::default()
+            };
+            let mut out = Vec::new();
+            let flags = MessageV3::REPORTABLE;
+            v3::encode_message(&mut out, 5, MAX_MSG_SIZE, flags, v3::USM, &params, |o| {
+                v3::encode_scoped(o, DEFAULT_ENGINE_ID, &[], pdu)
+            });
+            out
+        };
+        let mut auth_priv = Vec::new();
+        let user = &agent.users[&b"simuser".to_vec()];
+        let now = agent.clock();
+        let level = SecurityLevel::AuthPriv;
+        agent.encode_v3(
+            &mut auth_priv,
+            6,
+            level,
+            user,
+            DEFAULT_ENGINE_ID,
+            &get,
+            &now,
+        );
+        let seeds = [
+            community(Version::V1, b"public", get.clone()),
+            community(Version::V2c, b"public", bulk.clone()),
+            community(Version::V2c, b"private", set.clone()),
+            v3(b"simnoauth", &bulk),
+            v3(b"", &Pdu::request(PduKind::Get, 7, &[])),
+            auth_priv,
+        ];
+        let answered = |reply: &[u8]| {
+            matches!(Message::decode(reply), Ok(Some(_)))
+                || matches!(MessageV3::decode(reply), Ok(Some(_)))
+        };
+        for seed in &seeds {
+            let reply = fuzz_datagram(seed).unwrap();
+            assert!(answered(&reply), "{seed:02x?}");
+        }
+
+        let mut state = 0xD1B5_4A32_D192_ED03_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % n.max(1) as u64).unwrap()
+        };
+        let (mut slowest, mut replies) = (Duration::ZERO, 0);
+        for _ in 0..20_000 {
+            let mut input = seeds[next(seeds.len())].clone();
+            for _ in 0..1 + next(2) * next(4) {
+                let at = next(input.len() + 1);
+                let byte = [0x00, 0x01, 0x7f, 0x80, 0x81, 0x82, 0x84, 0xff][next(8)];
+                match next(7) {
+                    _ if at == input.len() => input.push(byte),
+                    0 | 1 => input[at] = byte,
+                    2 => input[at] = u8::try_from(next(256)).unwrap(),
+                    3 => input[at] ^= 1 << next(8),
+                    4 => input.insert(at, byte),
+                    5 => drop(input.remove(at)),
+                    _ => input.truncate(at),
+                }
+            }
+            let t = Instant::now();
+            let reply = fuzz_datagram(&input);
+            slowest = slowest.max(t.elapsed());
+            if let Some(reply) = reply {
+                assert!(answered(&reply), "{input:02x?} -> {reply:02x?}");
+                replies += 1;
+            }
+        }
+        assert!(
+            slowest < Duration::from_secs(2),
+            "{slowest:?} for one datagram"
+        );
+        assert!(replies > 1000, "only {replies} datagrams answered");
+    }
 
     /// Every truncation and many corruptions of a v2c request, the v3
     /// discovery probe and an authPriv request: dropped or answered, never
