@@ -42,12 +42,14 @@ impl Parser {
                 };
                 let n = parse_int(line).ok_or("invalid multibulk length")?;
                 // Redis skips `*0` and `*-1`.
-                let Ok(n @ 1..) = usize::try_from(n) else {
+                if n <= 0 {
                     return Ok(Step::Used(used));
-                };
-                if n > limits.max_array {
-                    return Err("invalid multibulk length".into());
                 }
+                // (Too big for usize on a 32-bit target is too big, not a skip.)
+                let n = usize::try_from(n)
+                    .ok()
+                    .filter(|&n| n <= limits.max_array)
+                    .ok_or("invalid multibulk length")?;
                 self.left = n;
                 self.args = Vec::with_capacity(self.left.min(64));
                 self.arg_bytes = 0;
