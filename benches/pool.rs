@@ -13,7 +13,10 @@
 //! `--bench` (as `cargo test --all-targets` runs it) it only checks that every
 //! variant works, in a few milliseconds.
 
+mod harness;
+
 use edgepool::Pool;
+use harness::{env_u64, median};
 use r2d2::ManageConnection;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -177,25 +180,6 @@ fn variants() -> Vec<Variant> {
         .zip(targets)
         .map(|(name, target)| Variant { name, target })
         .collect()
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a positive integer, not {v:?}")),
-        Err(_) => default,
-    }
-}
-
-fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    if n % 2 == 1 {
-        samples[n / 2]
-    } else {
-        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
-    }
 }
 
 fn main() {

@@ -28,7 +28,10 @@
 //! numbers move by tens of percent from run to run: compare the variants of
 //! one run, not runs.
 
+mod harness;
+
 use edgepool::Pool;
+use harness::{env_u64, median, setups};
 use redis::Commands;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -41,15 +44,6 @@ use std::time::{Duration, Instant};
 /// Thread counts measured; every pool's `max_size` is the thread count.
 const THREADS: [usize; 2] = [1, 8];
 
-/// Client threads and where they run.
-#[derive(Debug, Clone, Copy)]
-struct Setup {
-    /// Index into `THREADS`.
-    t: usize,
-    /// The CPU every client thread is pinned to; `None`: the scheduler's choice.
-    pin: Option<core_affinity::CoreId>,
-    label: &'static str,
-}
 /// The key every GET reads and every SET writes.
 const KEY: &str = "edgepool:bench";
 /// Its value: 3 bytes, `redis-benchmark`'s default payload.
@@ -340,25 +334,6 @@ fn measure(
     }
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a positive integer, not {v:?}")),
-        Err(_) => default,
-    }
-}
-
-fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    if n % 2 == 1 {
-        samples[n / 2]
-    } else {
-        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
-    }
-}
-
 /// The `redis` crate's version, from the lock file.
 fn redis_crate_version() -> String {
     let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
@@ -405,49 +380,6 @@ fn redis_benchmark(port: u16) {
     }
 }
 
-/// The 1-thread runs pinned next to the server and away from it, when the
-/// server can be pinned; the 8-thread runs free. Returns the server's CPU too.
-fn setups() -> (Option<core_affinity::CoreId>, Vec<Setup>) {
-    let t1 = THREADS.iter().position(|&t| t == 1).expect("1 thread");
-    let t8 = THREADS.iter().position(|&t| t == 8).expect("8 threads");
-    let cpus = core_affinity::get_core_ids().unwrap_or_default();
-    let taskset = Command::new("taskset").arg("-V").output().is_ok();
-    if cpus.len() >= 2 && taskset {
-        let setups = vec![
-            Setup {
-                t: t1,
-                pin: Some(cpus[0]),
-                label: "1 same",
-            },
-            Setup {
-                t: t1,
-                pin: Some(cpus[1]),
-                label: "1 other",
-            },
-            Setup {
-                t: t8,
-                pin: None,
-                label: "8",
-            },
-        ];
-        (Some(cpus[0]), setups)
-    } else {
-        let setups = vec![
-            Setup {
-                t: t1,
-                pin: None,
-                label: "1",
-            },
-            Setup {
-                t: t8,
-                pin: None,
-                label: "8",
-            },
-        ];
-        (None, setups)
-    }
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
     let bench = std::env::args().any(|a| a == "--bench");
@@ -461,7 +393,7 @@ fn main() {
     };
     let verbose = bench && std::env::var_os("EDGEPOOL_BENCH_VERBOSE").is_some();
 
-    let (server_cpu, setups) = setups();
+    let (server_cpu, setups) = setups(&THREADS);
     let server = Server::start(server_cpu.map(|c| c.id));
     let addr = server.addr();
     {

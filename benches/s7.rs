@@ -28,9 +28,11 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod harness;
 
 use common::{s7_bytes, s7_python, S7Server};
 use edgepool::{s7, Pool};
+use harness::median;
 use std::process::Command;
 use std::sync::Barrier;
 use std::thread;
@@ -212,15 +214,6 @@ fn measure(
             overhead.push(r.overhead_us);
             r.rate
         }
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

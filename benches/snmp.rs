@@ -29,8 +29,11 @@
 //! machine's CPUs with it, so at 8 threads every variant runs into the agent's
 //! own limit: compare the variants of one run, not runs.
 
+mod harness;
+
 use edgepool::snmp::{oid, Value};
 use edgepool::Pool;
+use harness::{env_u64, median, setups};
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -61,16 +64,6 @@ const RAW_REPLY_ID: [u8; 3] = [0x02, 0x01, 0x01];
 
 /// sysUpTime.0's arcs, for `snmp2`'s OID type.
 const SYS_UPTIME_ARCS: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
-
-/// Client threads and where they run.
-#[derive(Debug, Clone, Copy)]
-struct Setup {
-    /// Index into `THREADS`.
-    t: usize,
-    /// The CPU every client thread is pinned to; `None`: the scheduler's choice.
-    pin: Option<core_affinity::CoreId>,
-    label: &'static str,
-}
 
 /// A net-snmp `snmpd` on a free loopback UDP port, with its config, log, pid
 /// file and persistent directory in its own temp dir; killed when dropped, so
@@ -368,25 +361,6 @@ fn measure(
     }
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a positive integer, not {v:?}")),
-        Err(_) => default,
-    }
-}
-
-fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    if n % 2 == 1 {
-        samples[n / 2]
-    } else {
-        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
-    }
-}
-
 /// A dependency's version, from the lock file.
 fn locked_version(name: &str) -> String {
     let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
@@ -421,53 +395,6 @@ fn snmpd_version() -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// The 1-thread runs pinned next to the agent and away from it, when the
-/// agent can be pinned; the 8-thread runs free. Returns the agent's CPU too.
-fn setups() -> (Option<core_affinity::CoreId>, Vec<Setup>) {
-    let t1 = THREADS.iter().position(|&t| t == 1).expect("1 thread");
-    let t8 = THREADS.iter().position(|&t| t == 8).expect("8 threads");
-    let cpus = core_affinity::get_core_ids().unwrap_or_default();
-    let taskset = Command::new("taskset")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
-    if cpus.len() >= 2 && taskset {
-        let setups = vec![
-            Setup {
-                t: t1,
-                pin: Some(cpus[0]),
-                label: "1 same",
-            },
-            Setup {
-                t: t1,
-                pin: Some(cpus[1]),
-                label: "1 other",
-            },
-            Setup {
-                t: t8,
-                pin: None,
-                label: "8",
-            },
-        ];
-        (Some(cpus[0]), setups)
-    } else {
-        let setups = vec![
-            Setup {
-                t: t1,
-                pin: None,
-                label: "1",
-            },
-            Setup {
-                t: t8,
-                pin: None,
-                label: "8",
-            },
-        ];
-        (None, setups)
-    }
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
     let bench = std::env::args().any(|a| a == "--bench");
@@ -481,7 +408,7 @@ fn main() {
     };
     let verbose = bench && std::env::var_os("EDGEPOOL_BENCH_VERBOSE").is_some();
 
-    let (server_cpu, setups) = setups();
+    let (server_cpu, setups) = setups(&THREADS);
     let server = Server::start(server_cpu.map(|c| c.id));
     let addr = server.addr();
     let targets: Vec<Vec<Target>> = THREADS.iter().map(|&t| targets(&addr, t)).collect();

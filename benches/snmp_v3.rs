@@ -21,11 +21,13 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod harness;
 
 use common::SnmpServer;
 use edgepool::snmp::usm::password_to_key;
 use edgepool::snmp::{oid, AuthProtocol, Client, Config, Manager, PrivProtocol, Usm, Value};
 use edgepool::Pool;
+use harness::{env_u64, median};
 use std::time::{Duration, Instant};
 
 const SYS_UPTIME_ARCS: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
@@ -41,23 +43,6 @@ fn v3_config(addr: &str) -> Config {
         .v3(user())
         .timeout(Duration::from_secs(2))
         .retries(1)
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 fn check(vbs: &[edgepool::snmp::VarBind]) {

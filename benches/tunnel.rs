@@ -18,6 +18,9 @@
 //! Without `--bench` (as `cargo test --all-targets` runs it) it only checks
 //! that every variant works, with a few requests each.
 
+mod harness;
+
+use harness::median;
 use std::io::Read;
 use std::sync::Barrier;
 use std::thread;
@@ -265,16 +268,6 @@ fn env_usize(name: &str, default: usize) -> usize {
             .parse()
             .unwrap_or_else(|_| panic!("{name} must be a positive integer, not {v:?}")),
         Err(_) => default,
-    }
-}
-
-fn median(samples: &mut [f64]) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    let n = samples.len();
-    if n % 2 == 1 {
-        samples[n / 2]
-    } else {
-        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
     }
 }
 
