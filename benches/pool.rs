@@ -41,6 +41,8 @@ struct NoopConn {
     _buf: [u8; 16],
 }
 
+impl edgepool::Manage for Noop {}
+
 impl ManageConnection for Noop {
     type Connection = NoopConn;
     type Error = std::io::Error;

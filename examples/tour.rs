@@ -92,7 +92,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // The pools: same settings everywhere, tuned to show things within seconds.
-    fn builder<M: r2d2::ManageConnection>(threads: usize) -> PoolBuilder<M> {
+    fn builder<M: edgepool::Manage>(threads: usize) -> PoolBuilder<M> {
         Pool::builder()
             .max_size(threads as u32 + 1)
             .min_idle(1)

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A `Result` whose error is [`Error`].
@@ -71,13 +72,30 @@ pub enum Error {
     /// An operation ran out of time; the phase says which one.
     #[error("timed out while {0}")]
     Timeout(Phase),
-    /// No pooled connection became available within the acquire timeout.
+    /// No pooled connection became available within the acquire timeout:
+    /// the target answers, but every connection stayed in use (or, with
+    /// [`PoolBuilder::fail_fast(false)`](crate::PoolBuilder::fail_fast), the
+    /// target stayed down for the whole wait).
     #[error("{}", pool_timeout_message(*.waited, .last_error.as_deref()))]
     PoolTimeout {
         /// How long the caller waited.
         waited: Duration,
-        /// The last error seen while opening a connection for this pool, if any.
+        /// The last error seen while opening or probing a connection for this
+        /// pool, if any.
         last_error: Option<String>,
+    },
+    /// The pool's target is down: the last connect failed, no connection is
+    /// idle, and the next connect attempt is not due yet (or another caller's
+    /// attempt is under way). Returned at once instead of waiting out the
+    /// acquire timeout; the caller that made the failed attempt gets it too.
+    #[error("target unavailable (next connect attempt in {retry_in:?}): {last_error}")]
+    Unavailable {
+        /// Why the last connect failed.
+        #[source]
+        last_error: Arc<Error>,
+        /// When the pool dials the target again, counted from the moment the
+        /// error was made (zero: an attempt is under way now).
+        retry_in: Duration,
     },
     /// The pool was closed with [`Pool::close`](crate::Pool::close).
     #[error("the pool is closed")]
@@ -143,6 +161,7 @@ impl Error {
             | Error::Unhealthy(_)
             | Error::Protocol(_) => true,
             Error::PoolTimeout { .. }
+            | Error::Unavailable { .. }
             | Error::Closed
             | Error::Config(_)
             | Error::Auth(_)
@@ -187,4 +206,87 @@ impl Error {
             _ => Error::Io(e),
         }
     }
+
+    /// True for a failed connect that no retry can fix until someone changes
+    /// a setting or the peer's configuration: refused credentials
+    /// ([`Error::Auth`]), an invalid setting ([`Error::Config`]), a TLS
+    /// certificate the client rejected, a host name that does not exist
+    /// (unlike a name server that did not answer, which may answer later).
+    /// A pool returns such an error, typed, from the first checkout on.
+    ///
+    /// ```
+    /// use edgepool::{Error, Phase};
+    /// assert!(Error::Auth("WRONGPASS".into()).is_permanent());
+    /// assert!(!Error::Timeout(Phase::Connect).is_permanent());
+    /// let no_such_host = std::io::Error::other("no-such.invalid:161: failed to lookup address information: Name or service not known");
+    /// assert!(Error::Io(no_such_host).is_permanent());
+    /// let dns_down = std::io::Error::other("plc.local:102: failed to lookup address information: Temporary failure in name resolution");
+    /// assert!(!Error::Io(dns_down).is_permanent());
+    /// ```
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Auth(_) | Error::Config(_) => true,
+            Error::Tls(e) => is_certificate_rejection(&e.to_string()),
+            Error::Io(e) => is_unknown_host(&e.to_string()),
+            _ => false,
+        }
+    }
+
+    /// A copy for a second caller: the same variant and message (an I/O
+    /// error keeps its kind; a TLS error keeps its message).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
+            Error::Timeout(p) => Error::Timeout(*p),
+            Error::PoolTimeout { waited, last_error } => Error::PoolTimeout {
+                waited: *waited,
+                last_error: last_error.clone(),
+            },
+            Error::Unavailable {
+                last_error,
+                retry_in,
+            } => Error::Unavailable {
+                last_error: last_error.clone(),
+                retry_in: *retry_in,
+            },
+            Error::Closed => Error::Closed,
+            Error::Config(m) => Error::Config(m.clone()),
+            Error::Tls(e) => Error::Tls(Box::new(io::Error::other(e.to_string()))),
+            Error::Unhealthy(m) => Error::Unhealthy(m.clone()),
+            Error::Protocol(m) => Error::Protocol(m.clone()),
+            Error::Auth(m) => Error::Auth(m.clone()),
+            Error::Redis(m) => Error::Redis(m.clone()),
+            #[cfg(feature = "s7")]
+            Error::S7(e) => Error::S7(e.clone()),
+            #[cfg(feature = "snmp")]
+            Error::Snmp(e) => Error::Snmp(e.clone()),
+        }
+    }
+}
+
+/// The resolver's word for a name that does not exist (glibc's and musl's
+/// `gai_strerror` texts for EAI_NONAME / EAI_NODATA, and macOS's), as
+/// opposed to EAI_AGAIN ("Temporary failure in name resolution").
+fn is_unknown_host(message: &str) -> bool {
+    [
+        "Name or service not known",
+        "No address associated with hostname",
+        "Name does not resolve",
+        "nodename nor servname provided",
+        "the name resolved to no address",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+/// A TLS failure because the client did not accept the server's
+/// certificate (OpenSSL's and rustls's wording).
+fn is_certificate_rejection(message: &str) -> bool {
+    [
+        "certificate verify failed",
+        "invalid peer certificate",
+        "certificate is not valid",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }

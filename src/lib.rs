@@ -1,16 +1,20 @@
 //! Blocking, thread-based connection pools for edge gateways: SNMP, Siemens
 //! S7, Redis and raw TCP/TLS, with no async runtime.
 //!
-//! [`Pool`] wraps an `r2d2::Pool` and adds protocol health probes, one shared
-//! background reaper (idle eviction, background probes, `min_idle`), [`Stats`],
-//! [`Pool::execute`] (which discards a connection after a transport error),
-//! acquire timeouts that name the last connect error, connect backoff, and an
-//! explicit [`Pool::close`]. [`PoolSet`] keeps one pool per target for
-//! gateways that poll many devices; every pool in the process shares the same
-//! four background threads.
+//! [`Pool`] is a pool core of its own over `r2d2::ManageConnection` managers:
+//! protocol health probes, one shared background reaper (idle eviction,
+//! background probes, `min_idle`), [`Stats`], [`Pool::execute`] (which
+//! discards a connection after a transport error), acquire timeouts, connect
+//! backoff with fail-fast checkouts while a target is down
+//! ([`Error::Unavailable`]), typed errors for what no retry can fix, and an
+//! explicit [`Pool::close`] that wakes every waiter. A caller's connect runs
+//! on the caller's own thread, so an offline device costs only its own
+//! callers. [`PoolSet`] keeps one pool per target for gateways that poll many
+//! devices; every pool in the process shares the same four background threads.
 //!
-//! Every manager ([`tcp::Manager`], …) is an `r2d2::ManageConnection`, so it
-//! also works in a plain `r2d2::Pool`.
+//! Every manager ([`tcp::Manager`], …) is an `r2d2::ManageConnection` (so it
+//! also works in a plain `r2d2::Pool`) and implements [`Manage`], which tells
+//! the pool the target's name and the crate error of a failed connect.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -65,6 +69,7 @@
 
 mod backoff;
 mod error;
+mod manage;
 pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]
@@ -80,7 +85,8 @@ pub mod tcp;
 pub mod tunnel;
 
 pub use error::{Error, Phase, Result};
+pub use manage::{AnyManager, Manage, Probe};
 pub use pool::{
-    set_worker_threads, HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, Probe,
-    RetryPolicy, Stats,
+    set_worker_threads, HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, RetryPolicy,
+    Stats,
 };

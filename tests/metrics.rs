@@ -16,6 +16,8 @@ struct FakeConn {
     id: usize,
 }
 
+impl edgepool::Manage for Fake {}
+
 impl r2d2::ManageConnection for Fake {
     type Connection = FakeConn;
     type Error = Error;

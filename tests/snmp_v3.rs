@@ -315,21 +315,13 @@ fn short_passwords_are_refused_at_config_time() {
         assert!(matches!(err, Error::Config(_)), "{err}");
         assert!(err.to_string().contains("at least 8 characters"), "{err}");
         assert!(!err.to_string().contains("1234567") && !err.to_string().contains("short"));
-        // The pool names it, and once it knows, returns it at once.
-        let pool = Pool::builder()
-            .acquire_timeout(Duration::from_millis(300))
+        // Building a pool over it fails at once with the same error.
+        let err = Pool::builder()
             .build(Manager::new(config))
-            .unwrap();
-        let err = pool.get().unwrap_err();
-        assert!(err.to_string().contains("at least 8 characters"), "{err}");
-        let start = Instant::now();
-        let err = pool.get().unwrap_err();
+            .map(drop)
+            .unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");
-        assert!(
-            start.elapsed() < Duration::from_millis(100),
-            "{:?}",
-            start.elapsed()
-        );
+        assert!(err.to_string().contains("at least 8 characters"), "{err}");
     }
     // A user but another version, or V3 without a user.
     let mut c = Config::new("127.0.0.1:9").v3(Usm::new("ops"));
@@ -461,7 +453,8 @@ fn a_manager_s_connections_share_keys_and_discovery() {
         guards.push(c);
     }
     assert_eq!(r.discoveries.load(SeqCst), 1);
-    assert_eq!(r.requests.load(SeqCst), 10);
+    // Each connect checks that the agent answers (one GET), then the GET.
+    assert_eq!(r.requests.load(SeqCst), 20);
     assert_eq!(pool.stats().created, 10);
     // Ten separate clients, no shared manager: ten discoveries.
     let r2 = relay(server.addr(), pass_through());

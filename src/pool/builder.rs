@@ -1,15 +1,30 @@
 //! [`PoolBuilder`]: the pool's settings, checked when the pool is built.
 
-use super::managed::Settings;
 use super::Pool;
-use crate::{Error, Result};
-use std::any::Any;
+use crate::{Error, Manage, Result};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
+
+/// The settings a pool runs with, after validation.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) max_size: u32,
+    pub(crate) min_idle: u32,
+    pub(crate) acquire_timeout: Duration,
+    pub(crate) max_idle_time: Option<Duration>,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) health_check_interval: Option<Duration>,
+    pub(crate) validation_bypass: Duration,
+    pub(crate) reconnect_min: Duration,
+    pub(crate) reconnect_max: Duration,
+    pub(crate) fail_fast: bool,
+    /// Set with `PoolBuilder::name`; `None` = derived from the manager.
+    pub(crate) name: Option<String>,
+}
 
 /// Builds a [`Pool`]. Every setting has a default suited to a gateway; invalid
 /// values make [`build`](PoolBuilder::build) return [`Error::Config`].
@@ -63,6 +78,7 @@ impl<M> Default for PoolBuilder<M> {
                 validation_bypass: Duration::from_millis(500),
                 reconnect_min: Duration::from_millis(100),
                 reconnect_max: Duration::from_secs(30),
+                fail_fast: true,
                 name: None,
             },
             _manager: PhantomData,
@@ -70,7 +86,7 @@ impl<M> Default for PoolBuilder<M> {
     }
 }
 
-impl<M: r2d2::ManageConnection> PoolBuilder<M> {
+impl<M: Manage> PoolBuilder<M> {
     /// A builder with the defaults. Same as [`Pool::builder`].
     ///
     /// ```
@@ -177,9 +193,11 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
 
     /// After a failed connect, the pool waits before dialling the target
     /// again: exponentially longer after each failure, with jitter, from `min`
-    /// up to `max`. Checkouts in between fail with [`Error::PoolTimeout`]
-    /// naming the last connect error. Defaults to 100 ms → 30 s; `min` must not
-    /// be zero nor exceed `max`.
+    /// up to `max`. Checkouts in between fail at once with
+    /// [`Error::Unavailable`] naming the last connect error (see
+    /// [`fail_fast`](PoolBuilder::fail_fast)). When the wait is over, one
+    /// caller's connect tests the target while the others keep failing fast.
+    /// Defaults to 100 ms → 30 s; `min` must not be zero nor exceed `max`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -190,6 +208,24 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
     pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.settings.reconnect_min = min;
         self.settings.reconnect_max = max;
+        self
+    }
+
+    /// While the target is down (the last connect failed and the next is not
+    /// due yet, or another caller's connect is testing it) and the pool holds
+    /// no connection that could come back, [`Pool::get`] returns
+    /// [`Error::Unavailable`] at once (or the connect error itself when no
+    /// retry can fix it, see [`Error::is_permanent`]). `false` makes callers
+    /// wait for the acquire timeout instead, dialling again when the backoff
+    /// allows, and end with [`Error::PoolTimeout`]. Defaults to `true`.
+    ///
+    /// ```
+    /// # let b = edgepool::PoolBuilder::<edgepool::tcp::Manager>::new();
+    /// let patient = b.fail_fast(false);
+    /// # let _ = patient;
+    /// ```
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.settings.fail_fast = fail_fast;
         self
     }
 
@@ -215,7 +251,8 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
         self
     }
 
-    /// Checks the settings and builds the pool. Never blocks and never fails
+    /// Checks the settings (the pool's and the manager's, see
+    /// [`Manage::validate`]) and builds the pool. Never blocks and never fails
     /// because the target is offline: connections are opened on demand (and
     /// `min_idle` of them in the background).
     ///
@@ -226,6 +263,7 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
     /// ```
     pub fn build(self, manager: M) -> Result<Pool<M>> {
         self.validate()?;
+        manager.validate()?;
         let name = NameLease::new(self.settings.name.as_deref(), false, &manager);
         Ok(Pool::from_parts(self.settings, manager, name))
     }
@@ -234,6 +272,7 @@ impl<M: r2d2::ManageConnection> PoolBuilder<M> {
     /// name set on the builder is a prefix.
     pub(crate) fn build_in_set(self, manager: M) -> Result<Pool<M>> {
         self.validate()?;
+        manager.validate()?;
         let name = NameLease::new(self.settings.name.as_deref(), true, &manager);
         Ok(Pool::from_parts(self.settings, manager, name))
     }
@@ -290,7 +329,7 @@ pub(crate) struct NameLease(String);
 impl NameLease {
     /// `name` as given (`prefix` false), or a default derived from the
     /// manager's target (`name` as prefix when `prefix` is true), made unique.
-    fn new<M: Any>(name: Option<&str>, prefix: bool, manager: &M) -> NameLease {
+    fn new<M: Manage>(name: Option<&str>, prefix: bool, manager: &M) -> NameLease {
         let mut live = LIVE_NAMES.lock().unwrap_or_else(PoisonError::into_inner);
         if let (Some(name), false) = (name, prefix) {
             let n = live.entry(name.to_owned()).or_insert(0);
@@ -300,7 +339,7 @@ impl NameLease {
             }
             return NameLease(name.to_owned());
         }
-        let target = target_of(manager).filter(|t| !t.is_empty());
+        let target = manager.target().filter(|t| !t.is_empty());
         let base = match (name, target) {
             (Some(prefix), Some(target)) => format!("{prefix}/{target}"),
             (Some(prefix), None) => prefix.to_owned(),
@@ -332,27 +371,4 @@ impl Drop for NameLease {
             }
         }
     }
-}
-
-/// The target address of edgepool's own managers. r2d2 managers have no way
-/// to say where they connect, and every manager is `'static` (r2d2 requires
-/// it), so the ones we know are recognised by type.
-fn target_of<M: Any>(manager: &M) -> Option<String> {
-    let any = manager as &dyn Any;
-    if let Some(m) = any.downcast_ref::<crate::tcp::Manager>() {
-        return Some(m.config().addr.clone());
-    }
-    #[cfg(feature = "redis")]
-    if let Some(m) = any.downcast_ref::<crate::redis::Manager>() {
-        return Some(m.config().addr.clone());
-    }
-    #[cfg(feature = "snmp")]
-    if let Some(m) = any.downcast_ref::<crate::snmp::Manager>() {
-        return Some(m.config().target.clone());
-    }
-    #[cfg(feature = "s7")]
-    if let Some(m) = any.downcast_ref::<crate::s7::Manager>() {
-        return Some(m.config().addr.clone());
-    }
-    None
 }

@@ -46,7 +46,7 @@ fn gauge_values(s: &Stats, max_size: u32) -> [u32; 5] {
 }
 
 /// Counters: name and description, in the order of [`counter_values`].
-const COUNTERS: [(&str, &str); 9] = [
+const COUNTERS: [(&str, &str); 10] = [
     ("edgepool_pool_acquired_total", "Successful checkouts"),
     (
         "edgepool_pool_released_total",
@@ -60,6 +60,10 @@ const COUNTERS: [(&str, &str); 9] = [
     (
         "edgepool_pool_timeouts_total",
         "Checkouts that ran into the acquire timeout",
+    ),
+    (
+        "edgepool_pool_unavailable_total",
+        "Checkouts refused at once because the target was down",
     ),
     ("edgepool_pool_health_checks_total", "Health probes run"),
     (
@@ -76,13 +80,14 @@ const COUNTERS: [(&str, &str); 9] = [
     ),
 ];
 
-fn counter_values(s: &Stats) -> [u64; 9] {
+fn counter_values(s: &Stats) -> [u64; 10] {
     [
         s.acquired,
         s.released,
         s.created,
         s.closed,
         s.timeouts,
+        s.unavailable,
         s.health_checks,
         s.health_failures,
         s.waits,
@@ -99,7 +104,7 @@ const WAIT: (&str, &str) = (
 #[derive(Debug)]
 pub(crate) struct PoolMetrics {
     gauges: [Key; 5],
-    counters: [Key; 9],
+    counters: [Key; 10],
     wait: Key,
     last_publish: Mutex<Option<Instant>>,
 }
@@ -208,6 +213,7 @@ mod tests {
             created: 3,
             closed: 4,
             timeouts: 5,
+            unavailable: 10,
             health_checks: 6,
             health_failures: 7,
             waits: 8,
@@ -218,7 +224,7 @@ mod tests {
             waiting: 14,
             ..Stats::default()
         };
-        assert_eq!(counter_values(&s), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(counter_values(&s), [1, 2, 3, 4, 5, 10, 6, 7, 8, 9]);
         assert_eq!(gauge_values(&s, 10), [10, 11, 12, 13, 14]);
         for (name, _) in COUNTERS {
             assert!(name.starts_with("edgepool_pool_") && name.ends_with("_total"));

@@ -1,10 +1,27 @@
 //! Pools: [`Pool`], [`PoolBuilder`], [`Stats`], [`HealthReport`], [`PoolSet`],
 //! [`RetryPolicy`].
 //!
-//! A [`Pool`] wraps an `r2d2::Pool` and adds what r2d2 lacks: protocol
-//! health probes, a shared background reaper, stats, `execute` (and
-//! `execute_with_retry`), explicit `close`, connect backoff for targets that
-//! are offline, and (feature `metrics`) metrics for any exporter.
+//! A [`Pool`] is edgepool's own pool core over `r2d2::ManageConnection`
+//! managers (plus [`Manage`](crate::Manage)): protocol health probes, a shared
+//! background reaper, stats, `execute` (and `execute_with_retry`), explicit
+//! `close`, connect backoff, and (feature `metrics`) metrics for any exporter.
+//!
+//! # How a checkout works
+//! [`Pool::get`] takes the most recently returned idle connection (probing it
+//! first if it has been idle longer than the validation bypass). Without one,
+//! it opens a connection **on the caller's own thread** when the pool has
+//! room, bounded by the manager's connect timeout and the caller's remaining
+//! acquire time, so a device that is offline costs only its own callers: no
+//! shared thread ever waits on it for them. When the pool is full it waits
+//! for a connection to come back. When the target is down (the last connect
+//! failed and the backoff has not passed, or another caller's connect is
+//! testing it) and the pool holds no connection that could come back, the
+//! call fails at once with [`Error::Unavailable`] (or, for an error no retry
+//! can fix, that error itself: [`Error::is_permanent`]).
+//!
+//! Background work (top-up to `min_idle`, one dial in flight per pool; idle
+//! probes; eviction) runs on one reaper thread and three worker threads that
+//! every pool in the process shares.
 //!
 //! # Metrics
 //! With the `metrics` feature every pool publishes its [`Stats`] through the
@@ -17,7 +34,8 @@
 //! | `edgepool_pool_max_size` | gauge | [`Pool::max_size`] |
 //! | `edgepool_pool_size`, `_in_use`, `_idle`, `_waiting` | gauge | `size`, `in_use`, `idle`, `waiting` |
 //! | `edgepool_pool_acquired_total`, `_released_total`, `_created_total`, `_closed_total` | counter | `acquired`, `released`, `created`, `closed` |
-//! | `edgepool_pool_timeouts_total`, `_health_checks_total`, `_health_failures_total` | counter | `timeouts`, `health_checks`, `health_failures` |
+//! | `edgepool_pool_timeouts_total`, `_unavailable_total` | counter | `timeouts`, `unavailable` |
+//! | `edgepool_pool_health_checks_total`, `_health_failures_total` | counter | `health_checks`, `health_failures` |
 //! | `edgepool_pool_waits_total`, `_retries_total` | counter | `waits`, `retries` |
 //! | `edgepool_pool_wait_seconds` | histogram | one sample per wait: count `waits`, sum `wait_time_total` |
 //!
@@ -29,8 +47,8 @@
 //! `edgepool_pool_acquired_total`). A dropped pool's gauges are set to 0.
 
 mod builder;
+mod core;
 mod maintain;
-mod managed;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod reaper;
@@ -43,49 +61,24 @@ pub use retry::RetryPolicy;
 pub use set::PoolSet;
 pub use stats::{HealthReport, Stats};
 
-use crate::{Error, Result};
-use managed::{Entry, Events, Managed, QuietErrors, Settings, Shared};
-use portable_atomic::Ordering::Relaxed;
-use r2d2::ManageConnection;
-use scheduled_thread_pool::ScheduledThreadPool;
+use crate::{Error, Manage, Result};
+use core::{Core, Entry};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-/// A cheap liveness check on a connection, used by the pool's health checks.
+/// Sets the size of the worker pool that every pool shares for background
+/// work: topping pools up to `min_idle` and probing idle connections.
+/// Defaults to 3. Pools built after the call use a worker pool of the new
+/// size; pools built before keep theirs until they are dropped. Must be 1 to
+/// 1024.
 ///
-/// Every edgepool client implements it (TCP: a non-blocking peek; SNMP: GET
-/// sysUpTime.0; Redis: PING; S7: an SZL read), and every edgepool manager's
-/// `r2d2::ManageConnection::is_valid` calls it. Bounded by the connection's own
-/// I/O timeouts; never blocks forever.
-///
-/// ```
-/// use edgepool::{Probe, Result};
-/// struct Always;
-/// impl Probe for Always {
-///     fn probe(&mut self) -> Result<()> { Ok(()) }
-/// }
-/// assert!(Always.probe().is_ok());
-/// ```
-pub trait Probe {
-    /// Checks that the connection still works.
-    fn probe(&mut self) -> Result<()>;
-}
-
-/// Sets the size of the worker pool that every pool shares for opening
-/// connections and running background probes. Defaults to 3 (r2d2's default).
-/// Pools built after the call use a worker pool of the new size; pools built
-/// before keep theirs until they are dropped. Must be 1 to 1024.
-///
-/// # Sizing
-/// A dial to an unreachable device can hold a worker for the whole connect
-/// timeout, and so can a probe of a device that stopped answering. With the
-/// default backoff (capped at 30 s) each such device costs about
-/// `connect timeout / 30 s` of a worker, 0.1 with a 3 s connect timeout: about
-/// 30 dead devices keep 3 workers busy, and the live ones then wait for a
-/// worker to connect. A gateway polling hundreds of devices that may go
-/// offline should raise this (dead devices / 10, plus a few).
+/// Callers' own connects never use these workers (they run on the calling
+/// thread), and each pool has at most one background dial in flight, so an
+/// offline device can only slow the background top-up of other pools, never
+/// their callers. Raise it when many pools with `min_idle > 0` point at
+/// devices that may be offline.
 ///
 /// ```
 /// edgepool::set_worker_threads(8)?;
@@ -103,16 +96,11 @@ pub fn set_worker_threads(threads: usize) -> Result<()> {
     Ok(())
 }
 
-/// Longest wait the pool passes to r2d2 (its deadline arithmetic would overflow
-/// on `Duration::MAX`).
-const MAX_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
-
-type R2Pool<M> = r2d2::Pool<Managed<M>>;
-type R2Conn<M> = r2d2::PooledConnection<Managed<M>>;
-
-/// A pool of connections to one target, on top of `r2d2::Pool`.
+/// A pool of connections to one target.
 ///
-/// Any `r2d2::ManageConnection` works; the manager's `is_valid` is the health
+/// Any manager that implements `r2d2::ManageConnection` and
+/// [`Manage`](crate::Manage) works (edgepool's own do; wrap others in
+/// [`AnyManager`](crate::AnyManager)); the manager's `is_valid` is the health
 /// probe. Cloning is cheap and clones share the pool.
 ///
 /// ```
@@ -129,22 +117,11 @@ type R2Conn<M> = r2d2::PooledConnection<Managed<M>>;
 /// pool.close();
 /// # Ok::<(), edgepool::Error>(())
 /// ```
-pub struct Pool<M: ManageConnection> {
-    inner: Arc<Inner<M>>,
+pub struct Pool<M: Manage> {
+    inner: Arc<Core<M>>,
 }
 
-pub(crate) struct Inner<M: ManageConnection> {
-    r2d2: R2Pool<M>,
-    shared: Arc<Shared>,
-    manager: Arc<M>,
-    workers: Arc<ScheduledThreadPool>,
-    me: Weak<Inner<M>>,
-    maint: Mutex<maintain::TopUp>,
-    /// Keeps the name registered while the pool lives.
-    _name: builder::NameLease,
-}
-
-impl<M: ManageConnection> Clone for Pool<M> {
+impl<M: Manage> Clone for Pool<M> {
     fn clone(&self) -> Self {
         Pool {
             inner: self.inner.clone(),
@@ -152,26 +129,26 @@ impl<M: ManageConnection> Clone for Pool<M> {
     }
 }
 
-impl<M: ManageConnection + fmt::Debug> fmt::Debug for Pool<M> {
+impl<M: Manage + fmt::Debug> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("name", &self.name())
-            .field("manager", &self.inner.r2d2)
+            .field("manager", &self.inner.manager)
             .field("stats", &self.stats())
             .finish()
     }
 }
 
-impl<M: ManageConnection> Drop for Inner<M> {
+impl<M: Manage> Drop for Core<M> {
     fn drop(&mut self) {
         #[cfg(feature = "metrics")]
-        self.shared.metrics.publish_gone(&self.stats());
+        self.metrics.publish_gone(&self.stats());
         // Lets the reaper forget this pool (and exit if it was the last) now.
         reaper::wake();
     }
 }
 
-impl<M: ManageConnection> Pool<M> {
+impl<M: Manage> Pool<M> {
     /// A builder with the defaults (max_size 10, min_idle 0, acquire timeout
     /// 5 s, max idle time 5 min, health checks every 30 s, validation bypass
     /// 500 ms, reconnect backoff 100 ms → 30 s).
@@ -196,50 +173,32 @@ impl<M: ManageConnection> Pool<M> {
         Self::builder().build(manager)
     }
 
-    fn from_parts(settings: Settings, manager: M, name: builder::NameLease) -> Pool<M> {
-        let shared = Arc::new(Shared::new(settings, name.as_str().to_owned()));
-        let manager = Arc::new(manager);
+    fn from_parts(settings: builder::Settings, manager: M, name: builder::NameLease) -> Pool<M> {
         let workers = reaper::workers();
-        let s = &shared.settings;
-        let r2d2 = r2d2::Pool::builder()
-            .max_size(s.max_size)
-            // The reaper keeps min_idle itself: r2d2's own would refill the
-            // pool each time maintenance takes connections out.
-            .min_idle(Some(0))
-            .test_on_check_out(true)
-            .max_lifetime(None)
-            .idle_timeout(None)
-            .connection_timeout(s.acquire_timeout.min(MAX_WAIT))
-            .error_handler(Box::new(QuietErrors))
-            .event_handler(Box::new(Events(shared.clone())))
-            .thread_pool(workers.clone())
-            .build_unchecked(Managed {
-                inner: manager.clone(),
-                shared: shared.clone(),
-            });
-        let inner = Arc::new_cyclic(|me| Inner {
-            r2d2,
-            shared,
-            manager,
-            workers,
-            me: me.clone(),
-            maint: Mutex::new(maintain::TopUp::default()),
-            _name: name,
-        });
-        let weak: Weak<Inner<M>> = Arc::downgrade(&inner);
+        let inner = Arc::new_cyclic(|me| Core::new(settings, manager, name, workers, me.clone()));
+        let weak: Weak<Core<M>> = Arc::downgrade(&inner);
         reaper::register(weak);
         Pool { inner }
     }
 
     /// Checks out a connection, waiting up to the acquire timeout.
     ///
-    /// A connection idle for longer than the validation bypass is probed first;
-    /// one that fails is closed and another taken. Errors: [`Error::Closed`]
-    /// after [`close`](Pool::close), [`Error::PoolTimeout`] (naming the last
-    /// connect error) when none came in time. When the last connect failed in
-    /// a way waiting cannot fix ([`Error::Auth`], [`Error::Config`]) and no
-    /// connection is idle, that error comes back at once until a background
-    /// connect succeeds.
+    /// Takes an idle connection (probed first if it has been idle longer
+    /// than the validation bypass; one that fails is closed and another
+    /// taken); else opens one on this thread if the pool has room; else waits
+    /// for one to come back. Errors:
+    /// - [`Error::Closed`] after [`close`](Pool::close) (also for a caller
+    ///   waiting when the pool is closed: it wakes at once);
+    /// - [`Error::Unavailable`], at once, while the target is down and the
+    ///   pool holds no connection that could come back (see
+    ///   [`PoolBuilder::fail_fast`]); the caller whose connect just failed
+    ///   gets it too, with that error inside;
+    /// - the connect error itself when no retry can fix it
+    ///   ([`Error::is_permanent`]: refused credentials, invalid settings,
+    ///   a rejected certificate, a host name that does not exist), from the
+    ///   first call on;
+    /// - [`Error::PoolTimeout`] when the target answers but no connection
+    ///   came free in time.
     ///
     /// ```
     /// # use edgepool::{tcp, Pool};
@@ -250,7 +209,7 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn get(&self) -> Result<PooledConnection<M>> {
-        self.get_timeout(self.inner.shared.settings.acquire_timeout)
+        self.get_timeout(self.inner.settings.acquire_timeout)
     }
 
     /// [`get`](Pool::get) with its own timeout.
@@ -263,44 +222,12 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<M>> {
-        let shared = &self.inner.shared;
-        if shared.is_closed() {
-            return Err(Error::Closed);
-        }
-        if let Some(mut conn) = self.inner.r2d2.try_get() {
-            shared.counters.acquired.fetch_add(1, Relaxed);
-            conn.mark_seen();
-            return Ok(PooledConnection { conn });
-        }
-        if let Some(e) = shared.fatal_error() {
-            return Err(e);
-        }
-        let start = Instant::now();
-        let result = {
-            let _waiting = Waiting::new(shared);
-            self.inner.r2d2.get_timeout(timeout.min(MAX_WAIT))
-        };
-        let waited = start.elapsed();
-        shared.record_wait(waited);
-        match result {
-            Ok(mut conn) => {
-                shared.counters.acquired.fetch_add(1, Relaxed);
-                conn.mark_seen();
-                let conn = PooledConnection { conn };
-                if shared.is_closed() {
-                    return Err(Error::Closed);
-                }
-                Ok(conn)
-            }
-            Err(_) if shared.is_closed() => Err(Error::Closed),
-            Err(e) => {
-                shared.counters.timeouts.fetch_add(1, Relaxed);
-                let last_error = shared
-                    .last_error()
-                    .or_else(|| std::error::Error::source(&e).map(|s| s.to_string()));
-                Err(Error::PoolTimeout { waited, last_error })
-            }
-        }
+        let entry = self.inner.checkout(timeout)?;
+        Ok(PooledConnection {
+            core: self.inner.clone(),
+            entry: Some(entry),
+            discard: false,
+        })
     }
 
     /// Runs `f` on a pooled connection. When `f` returns a transport error
@@ -335,11 +262,11 @@ impl<M: ManageConnection> Pool<M> {
         F: FnOnce(&mut M::Connection) -> Result<T>,
     {
         // Marked first so that a panic in `f` leaves it marked.
-        PooledConnection::discard(conn);
+        conn.discard = true;
         let result = f(conn);
         match &result {
             Err(e) if e.is_transport() => {}
-            _ => conn.conn.discard = false,
+            _ => conn.discard = false,
         }
         result
     }
@@ -358,10 +285,10 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn warm_up(&self, timeout: Duration) -> Result<u32> {
-        if self.inner.shared.is_closed() {
+        if self.inner.is_closed() {
             return Err(Error::Closed);
         }
-        Ok(self.inner.warm_up(timeout.min(MAX_WAIT)))
+        Ok(self.inner.warm_up(timeout))
     }
 
     /// Probes every idle connection now, on this thread, and closes the ones
@@ -405,7 +332,7 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn name(&self) -> &str {
-        &self.inner.shared.name
+        self.inner.name.as_str()
     }
 
     /// Publishes the pool's [`Stats`] to the current `metrics` recorder now
@@ -432,16 +359,17 @@ impl<M: ManageConnection> Pool<M> {
     /// ```
     #[cfg(feature = "metrics")]
     pub fn publish_metrics(&self) {
-        let shared = &self.inner.shared;
-        shared
+        let inner = &self.inner;
+        inner
             .metrics
-            .publish(&self.inner.stats(), shared.settings.max_size);
+            .publish(&inner.stats(), inner.settings.max_size);
     }
 
     /// Closes the pool: idle connections are closed now, checked-out ones when
-    /// they come back, and later checkouts fail with [`Error::Closed`]. Calling
-    /// it again does nothing. Callers already waiting get `Closed` when their
-    /// wait ends.
+    /// they come back, connects in flight when they complete; callers waiting
+    /// for a connection wake at once with [`Error::Closed`], and so do later
+    /// checkouts. Background work for the pool stops. Calling it again does
+    /// nothing.
     ///
     /// ```
     /// # use edgepool::{tcp, Pool, Error};
@@ -452,16 +380,8 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn close(&self) {
-        if self
-            .inner
-            .shared
-            .closed
-            .swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
+        if !self.inner.close() {
             return;
-        }
-        for mut conn in self.inner.take_idle() {
-            conn.discard = true;
         }
         #[cfg(feature = "metrics")]
         self.publish_metrics();
@@ -477,7 +397,7 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.inner.shared.is_closed()
+        self.inner.is_closed()
     }
 
     /// The `max_size` the pool was built with.
@@ -489,46 +409,7 @@ impl<M: ManageConnection> Pool<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn max_size(&self) -> u32 {
-        self.inner.shared.settings.max_size
-    }
-}
-
-impl<M: ManageConnection> Inner<M> {
-    /// See [`Pool::stats`].
-    fn stats(&self) -> Stats {
-        let state = self.r2d2.state();
-        let mut stats = self.shared.counters.snapshot();
-        let held = u32::try_from(self.shared.held.load(std::sync::atomic::Ordering::Relaxed))
-            .unwrap_or(u32::MAX);
-        stats.size = state.connections;
-        stats.idle = state
-            .idle_connections
-            .saturating_add(held)
-            .min(state.connections);
-        stats.in_use = stats.in_use.min(state.connections);
-        stats
-    }
-}
-
-/// Counts a caller as waiting for as long as it lives (also on unwind).
-struct Waiting<'a>(&'a Shared);
-
-impl<'a> Waiting<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared
-            .counters
-            .waiting
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Waiting(shared)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0
-            .counters
-            .waiting
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.settings.max_size
     }
 }
 
@@ -545,11 +426,15 @@ impl Drop for Waiting<'_> {
 /// }
 /// # Ok::<(), edgepool::Error>(())
 /// ```
-pub struct PooledConnection<M: ManageConnection> {
-    conn: R2Conn<M>,
+pub struct PooledConnection<M: Manage> {
+    core: Arc<Core<M>>,
+    /// `None` only while the guard is dropped.
+    entry: Option<Box<Entry<M::Connection>>>,
+    /// Close it instead of putting it back.
+    discard: bool,
 }
 
-impl<M: ManageConnection> PooledConnection<M> {
+impl<M: Manage> PooledConnection<M> {
     /// Makes the pool close this connection instead of reusing it. An
     /// associated function (`PooledConnection::discard(&mut conn)`) so that it
     /// never hides a method of the connection.
@@ -565,48 +450,65 @@ impl<M: ManageConnection> PooledConnection<M> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn discard(this: &mut Self) {
-        this.conn.discard = true;
+        this.discard = true;
     }
-}
 
-impl<M: ManageConnection> Drop for PooledConnection<M> {
-    fn drop(&mut self) {
-        let entry: &mut Entry<M::Connection> = &mut self.conn;
-        let shared = &entry.shared;
-        let now = Instant::now();
-        entry.last_used = now;
-        entry.last_ok = now;
-        if shared.is_closed() {
-            entry.discard = true;
+    fn entry(&self) -> &Entry<M::Connection> {
+        match &self.entry {
+            Some(e) => e,
+            None => unreachable!("a pooled connection is empty only while it is dropped"),
         }
-        if let Some(limit) = shared.settings.max_lifetime {
-            if now.saturating_duration_since(entry.created) >= limit {
-                entry.discard = true;
+    }
+
+    /// Probes the connection now (for `execute_with_retry`); a failure marks
+    /// it for closing and is counted like any failed probe.
+    fn probe_now(&mut self) -> bool {
+        let core = self.core.clone();
+        match core.probe(self.entry_mut()) {
+            Ok(()) => true,
+            Err(msg) => {
+                core.note_probe_failure(msg);
+                self.discard = true;
+                false
             }
         }
-        shared.counters.released.fetch_add(1, Relaxed);
+    }
+
+    fn entry_mut(&mut self) -> &mut Entry<M::Connection> {
+        match &mut self.entry {
+            Some(e) => e,
+            None => unreachable!("a pooled connection is empty only while it is dropped"),
+        }
     }
 }
 
-impl<M: ManageConnection> Deref for PooledConnection<M> {
+impl<M: Manage> Drop for PooledConnection<M> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.core.give_back(entry, self.discard);
+        }
+    }
+}
+
+impl<M: Manage> Deref for PooledConnection<M> {
     type Target = M::Connection;
     fn deref(&self) -> &M::Connection {
-        &self.conn.conn
+        &self.entry().conn
     }
 }
 
-impl<M: ManageConnection> DerefMut for PooledConnection<M> {
+impl<M: Manage> DerefMut for PooledConnection<M> {
     fn deref_mut(&mut self) -> &mut M::Connection {
-        &mut self.conn.conn
+        &mut self.entry_mut().conn
     }
 }
 
 impl<M> fmt::Debug for PooledConnection<M>
 where
-    M: ManageConnection,
+    M: Manage,
     M::Connection: fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.conn.conn.fmt(f)
+        self.entry().conn.fmt(f)
     }
 }

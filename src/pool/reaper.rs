@@ -1,17 +1,17 @@
-//! The one background reaper thread and the one r2d2 worker pool that every
+//! The one background reaper thread and the one small worker pool that every
 //! pool in the process shares.
 //!
-//! The reaper only does bookkeeping (no I/O but closing sockets); probes run
-//! as jobs on the shared worker pool. Both go away when the last pool does.
+//! The reaper only does bookkeeping (no I/O but closing sockets); background
+//! dials (top-up to `min_idle`) and probes run as jobs on the shared workers.
+//! Both go away when the last pool does. Callers' own dials never touch them.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use scheduled_thread_pool::{OnPoolDropBehavior, ScheduledThreadPool};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-/// Default number of threads in the shared worker pool (connection opening and
-/// probes); r2d2's default too.
+/// Default number of threads in the shared worker pool (background dials and
+/// probes).
 pub(crate) const WORKER_THREADS: usize = 3;
 
 static WORKER_COUNT: AtomicUsize = AtomicUsize::new(WORKER_THREADS);
@@ -29,10 +29,36 @@ enum Msg {
 }
 
 static REAPER: Mutex<Option<Sender<Msg>>> = Mutex::new(None);
-static WORKERS: Mutex<Option<(Weak<ScheduledThreadPool>, usize)>> = Mutex::new(None);
+static WORKERS: Mutex<Option<(Weak<Workers>, usize)>> = Mutex::new(None);
+
+/// A job for the shared workers.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
+
+/// The shared worker threads: they take jobs from one channel and exit when
+/// the last handle (held by the pools) is dropped and the queue is empty.
+#[derive(Debug)]
+pub(crate) struct Workers {
+    tx: Sender<Job>,
+}
+
+impl Workers {
+    /// Queues `job`; a job that panics does not take its worker with it.
+    pub(crate) fn execute(&self, job: Job) {
+        // The workers only leave once every handle (this one too) is gone.
+        let _ = self.tx.send(job);
+    }
+}
+
+fn work(rx: Receiver<Job>) {
+    while let Ok(job) = rx.recv() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+            log::error!("edgepool: a background job panicked");
+        }
+    }
+}
 
 /// The shared worker pool, created on first use and dropped with the last pool.
-pub(crate) fn workers() -> Arc<ScheduledThreadPool> {
+pub(crate) fn workers() -> Arc<Workers> {
     let threads = WORKER_COUNT.load(Ordering::Relaxed);
     let mut slot = WORKERS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((pool, size)) = slot.as_ref() {
@@ -40,13 +66,17 @@ pub(crate) fn workers() -> Arc<ScheduledThreadPool> {
             return pool;
         }
     }
-    let pool = Arc::new(
-        ScheduledThreadPool::builder()
-            .num_threads(threads)
-            .thread_name_pattern("edgepool-worker-{}")
-            .on_drop_behavior(OnPoolDropBehavior::DiscardPendingScheduled)
-            .build(),
-    );
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for i in 0..threads {
+        let rx = rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("edgepool-worker-{i}"))
+            .spawn(move || work(rx));
+        if let Err(e) = spawned {
+            log::error!("cannot start an edgepool worker thread: {e}");
+        }
+    }
+    let pool = Arc::new(Workers { tx });
     *slot = Some((Arc::downgrade(&pool), threads));
     pool
 }

@@ -1,11 +1,9 @@
 //! [`RetryPolicy`] and [`Pool::execute_with_retry`].
 
-use super::maintain::later;
-use super::{managed, Pool, PooledConnection};
+use super::core::later;
+use super::{Pool, PooledConnection};
 use crate::backoff::full_jitter;
-use crate::{Error, Result};
-use portable_atomic::Ordering::Relaxed;
-use r2d2::ManageConnection;
+use crate::{Error, Manage, Result};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +35,7 @@ type Predicate = Arc<dyn Fn(&Error) -> bool + Send + Sync>;
 /// // For INCR and friends: retry only when no connection could be had (or
 /// // opened), so the command never reached the server.
 /// let not_sent = RetryPolicy::default().retry_if(|e| {
-///     matches!(e, Error::PoolTimeout { .. } | Error::Timeout(Phase::Connect))
+///     matches!(e, Error::PoolTimeout { .. } | Error::Unavailable { .. } | Error::Timeout(Phase::Connect))
 /// });
 /// assert!(not_sent.should_retry(&Error::Timeout(Phase::Connect)));
 /// assert!(!not_sent.should_retry(&Error::Timeout(Phase::Read)));
@@ -166,11 +164,14 @@ impl RetryPolicy {
     }
 
     /// The default predicate: a transport error ([`Error::is_transport`]:
-    /// I/O, TLS, a failed probe, a peer out of step) or a timeout
+    /// I/O, TLS, a failed probe, a peer out of step), a timeout
     /// ([`Error::is_timeout`], including [`Error::PoolTimeout`]: no
-    /// connection could be had in time, for example while the target is
-    /// down). Not: [`Error::Auth`], [`Error::Config`], [`Error::Closed`], or an
-    /// error the peer reported on a working connection (Redis, SNMP, S7).
+    /// connection came free in time), or a target that is down for now
+    /// ([`Error::Unavailable`]; the retry then waits for the pool's next
+    /// connect attempt if the deadline allows). Not: errors no retry can fix
+    /// ([`Error::is_permanent`]: [`Error::Auth`], [`Error::Config`], …),
+    /// [`Error::Closed`], or an error the peer reported on a working
+    /// connection (Redis, SNMP, S7).
     ///
     /// ```
     /// use edgepool::{Error, Phase, RetryPolicy};
@@ -179,7 +180,8 @@ impl RetryPolicy {
     /// assert!(!RetryPolicy::transient(&Error::Redis("ERR unknown command".into())));
     /// ```
     pub fn transient(e: &Error) -> bool {
-        e.is_transport() || e.is_timeout()
+        !e.is_permanent()
+            && (e.is_transport() || e.is_timeout() || matches!(e, Error::Unavailable { .. }))
     }
 
     /// True when the predicate says `e` is worth a retry.
@@ -207,7 +209,7 @@ impl RetryPolicy {
     }
 }
 
-impl<M: ManageConnection> Pool<M> {
+impl<M: Manage> Pool<M> {
     /// [`execute`](Pool::execute) with retries: runs `f` on a pooled
     /// connection and, when it fails with an error `policy` retries (by
     /// default a transport error or a timeout), runs it again on another (or
@@ -267,7 +269,12 @@ impl<M: ManageConnection> Pool<M> {
             if retry >= policy.max_retries || !policy.should_retry(&err) {
                 return Err(err);
             }
-            let delay = policy.delay(retry);
+            // While the target is down, the next connect attempt is the
+            // earliest a retry can succeed.
+            let delay = match &err {
+                Error::Unavailable { retry_in, .. } => policy.delay(retry).max(*retry_in),
+                _ => policy.delay(retry),
+            };
             let now = Instant::now();
             if deadline.is_some_and(|end| later(now, delay) >= end) {
                 log::debug!("{}: out of time for a retry after: {err}", self.name());
@@ -283,7 +290,7 @@ impl<M: ManageConnection> Pool<M> {
             );
             std::thread::sleep(delay);
             retry += 1;
-            self.inner.shared.counters.retries.fetch_add(1, Relaxed);
+            self.inner.count_retry();
         }
     }
 
@@ -308,7 +315,7 @@ impl<M: ManageConnection> Pool<M> {
         suspect_before: Option<Instant>,
     ) -> Result<PooledConnection<M>> {
         let inner = &self.inner;
-        let acquire = inner.shared.settings.acquire_timeout;
+        let acquire = inner.settings.acquire_timeout;
         let timeout = || match deadline {
             Some(end) => acquire.min(end.saturating_duration_since(Instant::now())),
             None => acquire,
@@ -318,14 +325,12 @@ impl<M: ManageConnection> Pool<M> {
         };
         // Bounded: each failed probe closes a connection, and a full pool of
         // them is replaced by new ones (never suspect).
-        for _ in 0..inner.shared.settings.max_size {
+        for _ in 0..inner.settings.max_size {
             let mut conn = self.get_timeout(timeout())?;
-            if conn.conn.last_ok >= suspect_before
-                || managed::probe(&*inner.manager, &inner.shared, &mut conn.conn).is_ok()
-            {
+            if conn.entry().last_ok >= suspect_before || conn.probe_now() {
                 return Ok(conn);
             }
-            // `probe` marked it for discarding; dropping it closes it.
+            // It failed the probe: dropping it closes it.
         }
         self.get_timeout(timeout())
     }

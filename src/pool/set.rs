@@ -1,8 +1,8 @@
 //! [`PoolSet`]: one pool per target, created on first use.
 
 use super::{Pool, PoolBuilder, PooledConnection, Stats};
+use crate::Manage;
 use crate::Result;
-use r2d2::ManageConnection;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
@@ -31,17 +31,17 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// assert!(set.is_empty());
 /// # Ok::<(), edgepool::Error>(())
 /// ```
-pub struct PoolSet<K, M: ManageConnection> {
+pub struct PoolSet<K, M: Manage> {
     inner: Arc<SetInner<K, M>>,
 }
 
-struct SetInner<K, M: ManageConnection> {
+struct SetInner<K, M: Manage> {
     builder: PoolBuilder<M>,
     factory: Box<dyn Fn(&K) -> M + Send + Sync>,
     pools: RwLock<HashMap<K, Pool<M>>>,
 }
 
-impl<K, M: ManageConnection> Clone for PoolSet<K, M> {
+impl<K, M: Manage> Clone for PoolSet<K, M> {
     fn clone(&self) -> Self {
         PoolSet {
             inner: self.inner.clone(),
@@ -49,7 +49,7 @@ impl<K, M: ManageConnection> Clone for PoolSet<K, M> {
     }
 }
 
-impl<K: fmt::Debug, M: ManageConnection> fmt::Debug for PoolSet<K, M> {
+impl<K: fmt::Debug, M: Manage> fmt::Debug for PoolSet<K, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pools = self.read();
         f.debug_struct("PoolSet")
@@ -62,7 +62,7 @@ impl<K: fmt::Debug, M: ManageConnection> fmt::Debug for PoolSet<K, M> {
 impl<K, M> PoolSet<K, M>
 where
     K: Eq + Hash + Clone,
-    M: ManageConnection,
+    M: Manage,
 {
     /// A set whose pools are built with `builder`'s settings, each from the
     /// manager `factory` returns for its key.
@@ -215,7 +215,7 @@ where
     }
 }
 
-impl<K, M: ManageConnection> PoolSet<K, M> {
+impl<K, M: Manage> PoolSet<K, M> {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<K, Pool<M>>> {
         self.inner
             .pools

@@ -1,8 +1,6 @@
 //! [`Stats`], [`HealthReport`] and the counters behind them.
 
-use portable_atomic::{AtomicU64, Ordering::Relaxed};
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 /// A snapshot of one pool's state and counters.
@@ -41,6 +39,10 @@ pub struct Stats {
     pub closed: u64,
     /// Checkouts that ran into the acquire timeout.
     pub timeouts: u64,
+    /// Checkouts refused at once because the target was down
+    /// ([`Error::Unavailable`](crate::Error::Unavailable), or a connect
+    /// error no retry can fix), including the caller whose connect failed.
+    pub unavailable: u64,
     /// Health probes run (at checkout after the validation bypass, by the reaper,
     /// and by [`Pool::health_check`](crate::Pool::health_check)).
     pub health_checks: u64,
@@ -50,7 +52,9 @@ pub struct Stats {
     /// back or be opened), however the wait ended. Checkouts served at once
     /// from an idle connection are not counted here.
     pub waits: u64,
-    /// Total time callers spent waiting for a connection (the `waits`).
+    /// Total time callers spent waiting for a connection, over the `waits`
+    /// only: `wait_time_total / waits` is the average wait of a checkout that
+    /// had to wait (see [`Stats::average_wait`]).
     pub wait_time_total: Duration,
     /// Longest single wait for a connection.
     pub wait_time_max: Duration,
@@ -59,19 +63,34 @@ pub struct Stats {
     pub retries: u64,
 }
 
+impl Stats {
+    /// The average wait of the checkouts that had to wait (`wait_time_total /
+    /// waits`); zero when none waited. Checkouts served at once from an idle
+    /// connection are not in it.
+    ///
+    /// ```
+    /// let s = edgepool::Stats::default();
+    /// assert_eq!(s.average_wait(), std::time::Duration::ZERO);
+    /// ```
+    pub fn average_wait(&self) -> Duration {
+        match u32::try_from(self.waits) {
+            Ok(0) => Duration::ZERO,
+            Ok(n) => self.wait_time_total / n,
+            Err(_) => Duration::from_nanos(
+                u64::try_from(self.wait_time_total.as_nanos() / u128::from(self.waits))
+                    .unwrap_or(u64::MAX),
+            ),
+        }
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let waits = self.acquired + self.timeouts;
-        let avg = if waits == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_nanos((self.wait_time_total.as_nanos() / u128::from(waits)) as u64)
-        };
         write!(
             f,
             "size {} (in use {}, idle {}, waiting {}), acquired {}, released {}, created {}, \
-             closed {}, timeouts {}, health checks {} ({} failed), wait avg {:?} max {:?}, \
-             retries {}",
+             closed {}, timeouts {}, unavailable {}, health checks {} ({} failed), \
+             {} waits (avg {:?}, max {:?}), retries {}",
             self.size,
             self.in_use,
             self.idle,
@@ -81,9 +100,11 @@ impl fmt::Display for Stats {
             self.created,
             self.closed,
             self.timeouts,
+            self.unavailable,
             self.health_checks,
             self.health_failures,
-            avg,
+            self.waits,
+            self.average_wait(),
             self.wait_time_max,
             self.retries
         )
@@ -134,53 +155,48 @@ impl fmt::Display for HealthReport {
     }
 }
 
-/// The counters one pool keeps. u64 through `portable-atomic`, so 32-bit
-/// targets without 64-bit atomics neither fail to build nor wrap.
-#[derive(Debug, Default)]
+/// The counters one pool keeps, behind the pool's lock (which every checkout
+/// and return takes anyway): plain u64s, exact, and nothing that 32-bit
+/// targets without 64-bit atomics lack.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Counters {
-    pub(crate) acquired: AtomicU64,
-    pub(crate) released: AtomicU64,
-    pub(crate) created: AtomicU64,
-    pub(crate) closed: AtomicU64,
-    pub(crate) timeouts: AtomicU64,
-    pub(crate) health_checks: AtomicU64,
-    pub(crate) health_failures: AtomicU64,
-    pub(crate) waits: AtomicU64,
-    pub(crate) retries: AtomicU64,
-    pub(crate) wait_ns_total: AtomicU64,
-    pub(crate) wait_ns_max: AtomicU64,
-    pub(crate) waiting: AtomicUsize,
+    pub(crate) acquired: u64,
+    pub(crate) released: u64,
+    pub(crate) created: u64,
+    pub(crate) closed: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) unavailable: u64,
+    pub(crate) health_checks: u64,
+    pub(crate) health_failures: u64,
+    pub(crate) waits: u64,
+    pub(crate) retries: u64,
+    pub(crate) wait_total: Duration,
+    pub(crate) wait_max: Duration,
 }
 
 impl Counters {
-    pub(crate) fn add_wait(&self, waited: Duration) {
-        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-        self.waits.fetch_add(1, Relaxed);
-        self.wait_ns_total.fetch_add(ns, Relaxed);
-        self.wait_ns_max.fetch_max(ns, Relaxed);
+    pub(crate) fn add_wait(&mut self, waited: Duration) {
+        self.waits += 1;
+        self.wait_total = self.wait_total.saturating_add(waited);
+        self.wait_max = self.wait_max.max(waited);
     }
 
-    /// Counters as `Stats`; the caller fills in the gauges it knows.
+    /// Counters as `Stats`; the caller fills in the gauges.
     pub(crate) fn snapshot(&self) -> Stats {
-        let acquired = self.acquired.load(Relaxed);
-        let released = self.released.load(Relaxed);
         Stats {
-            size: 0,
-            in_use: u32::try_from(acquired.saturating_sub(released)).unwrap_or(u32::MAX),
-            idle: 0,
-            waiting: u32::try_from(self.waiting.load(std::sync::atomic::Ordering::Relaxed))
-                .unwrap_or(u32::MAX),
-            acquired,
-            released,
-            created: self.created.load(Relaxed),
-            closed: self.closed.load(Relaxed),
-            timeouts: self.timeouts.load(Relaxed),
-            health_checks: self.health_checks.load(Relaxed),
-            health_failures: self.health_failures.load(Relaxed),
-            waits: self.waits.load(Relaxed),
-            retries: self.retries.load(Relaxed),
-            wait_time_total: Duration::from_nanos(self.wait_ns_total.load(Relaxed)),
-            wait_time_max: Duration::from_nanos(self.wait_ns_max.load(Relaxed)),
+            acquired: self.acquired,
+            released: self.released,
+            created: self.created,
+            closed: self.closed,
+            timeouts: self.timeouts,
+            unavailable: self.unavailable,
+            health_checks: self.health_checks,
+            health_failures: self.health_failures,
+            waits: self.waits,
+            retries: self.retries,
+            wait_time_total: self.wait_total,
+            wait_time_max: self.wait_max,
+            ..Stats::default()
         }
     }
 }

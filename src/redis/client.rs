@@ -3,7 +3,7 @@
 use super::resp::{self, Limits, Value};
 use super::Config;
 use crate::net::{ConnectOptions, Stream};
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -20,7 +20,7 @@ pub use client::{Client, Pipeline};
 pub use config::Config;
 pub use resp::{Limits, Value};
 
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Result};
 
 /// The r2d2 manager for Redis: connects (with `AUTH`, `SELECT`, `CLIENT
@@ -58,6 +58,26 @@ impl Manager {
     /// ```
     pub fn config(&self) -> &Config {
         &self.config
+    }
+}
+
+impl crate::Manage for Manager {
+    fn target(&self) -> Option<String> {
+        Some(self.config.addr.clone())
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.config.validate()
+    }
+
+    fn connect_budget(&self) -> Option<std::time::Duration> {
+        Some(self.config.connect_timeout)
+    }
+
+    fn connect_within(&self, budget: std::time::Duration) -> Result<Client> {
+        let mut config = self.config.clone();
+        config.connect_timeout = config.connect_timeout.min(budget);
+        Client::connect(&config)
     }
 }
 

@@ -5,7 +5,7 @@ use super::iso::{self, Reassembly, Tpdu};
 use super::pdu::{self, Area, Item, Message, MAX_ITEMS};
 use super::Config;
 use crate::net::{ConnectOptions, Stream, TlsMode};
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -24,7 +24,7 @@ pub use config::{Config, ConnectionType, Tsaps};
 pub use error::{ReturnCode, S7Error};
 pub use pdu::{Area, Item};
 
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Result};
 
 /// The r2d2 manager for S7 PLCs: connects (TCP, ISO connection, S7 setup),
@@ -63,6 +63,26 @@ impl Manager {
     /// ```
     pub fn config(&self) -> &Config {
         &self.config
+    }
+}
+
+impl crate::Manage for Manager {
+    fn target(&self) -> Option<String> {
+        Some(self.config.addr.clone())
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.config.validate()
+    }
+
+    fn connect_budget(&self) -> Option<std::time::Duration> {
+        Some(self.config.connect_timeout)
+    }
+
+    fn connect_within(&self, budget: std::time::Duration) -> Result<Client> {
+        let mut config = self.config.clone();
+        config.connect_timeout = config.connect_timeout.min(budget);
+        Client::connect(&config)
     }
 }
 

@@ -5,7 +5,7 @@ use super::pdu::{oid, Body, Message, Oid, Pdu, PduKind, Value, VarBind, Version}
 use super::session::{Incoming, Session, UsmCache};
 use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
 use std::io;
@@ -169,7 +169,7 @@ impl Config {
             .ok_or_else(|| Error::Config(format!("{} resolves to no address", self.target)))
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.timeout.is_zero() {
             return Err(Error::Config("timeout must not be zero".into()));
         }
@@ -596,6 +596,12 @@ impl Client {
                 Err(e) => log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer),
             }
         }
+    }
+
+    /// Sets the timeout of later requests (after a connect made with a
+    /// shorter one).
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        self.config.timeout = timeout;
     }
 
     fn next_request_id(&mut self) -> i32 {

@@ -43,9 +43,10 @@ pub use error::{ErrorStatus, SnmpError};
 pub use pdu::{oid, Body, Message, Oid, Pdu, PduKind, TrapV1, Value, VarBind, Version};
 pub use usm::{AuthProtocol, PrivProtocol, SecurityLevel, Usm};
 
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Result};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The r2d2 manager for SNMP: opens a connected UDP socket, probes with GET
 /// sysUpTime.0, and reports a client broken after a socket error. Works in
@@ -93,12 +94,59 @@ impl Manager {
     }
 }
 
+impl Manager {
+    /// Exchanges a connect makes: the probe, and for v3 the discovery first.
+    fn exchanges(&self) -> u32 {
+        if self.config.version == Version::V3 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Opens a client and checks that the agent answers (GET sysUpTime.0,
+    /// one attempt within `timeout`), so that a pool learns at once that an
+    /// agent is down or refuses the community (agents stay silent then).
+    fn open(&self, timeout: Duration) -> Result<Client> {
+        let mut client = if timeout < self.config.timeout {
+            let mut config = self.config.clone();
+            config.timeout = timeout;
+            Client::connect_shared(&config, &self.usm)?
+        } else {
+            Client::connect_shared(&self.config, &self.usm)?
+        };
+        client.probe()?;
+        client.set_timeout(self.config.timeout);
+        Ok(client)
+    }
+}
+
+impl crate::Manage for Manager {
+    fn target(&self) -> Option<String> {
+        Some(self.config.target.clone())
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.config.validate()
+    }
+
+    fn connect_budget(&self) -> Option<Duration> {
+        Some(self.config.timeout.saturating_mul(self.exchanges()))
+    }
+
+    fn connect_within(&self, budget: Duration) -> Result<Client> {
+        self.open((budget / self.exchanges()).min(self.config.timeout))
+    }
+}
+
 impl r2d2::ManageConnection for Manager {
     type Connection = Client;
     type Error = Error;
 
+    /// Opens a client and checks that the agent answers (one GET
+    /// sysUpTime.0), so that an agent that is down fails the connect.
     fn connect(&self) -> Result<Client> {
-        Client::connect_shared(&self.config, &self.usm)
+        self.open(self.config.timeout)
     }
 
     fn is_valid(&self, conn: &mut Client) -> Result<()> {

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::net::{ConnectOptions, Keepalive, SocketState, Stream, TlsMode};
-use crate::pool::Probe;
+use crate::Probe;
 use crate::{Error, Result};
 
 /// Where and how to connect.
@@ -417,6 +417,22 @@ impl Manager {
     /// ```
     pub fn config(&self) -> &Config {
         &self.config
+    }
+}
+
+impl crate::Manage for Manager {
+    fn target(&self) -> Option<String> {
+        Some(self.config.addr.clone())
+    }
+
+    fn connect_budget(&self) -> Option<Duration> {
+        Some(self.config.connect_timeout)
+    }
+
+    fn connect_within(&self, budget: Duration) -> Result<Connection> {
+        let mut config = self.config.clone();
+        config.connect_timeout = config.connect_timeout.min(budget);
+        Connection::connect(&config)
     }
 }
 
