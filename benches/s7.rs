@@ -4,6 +4,8 @@
 //!
 //! - edgepool through a `Pool<s7::Manager>` (`execute` + `read_area_into`,
 //!   one checkout per read; `max_size` = threads),
+//! - the same through a pool with the default settings, as a new user
+//!   builds it (`Pool::new`: `max_size` 10, nothing opened in advance),
 //! - edgepool `s7::Client`s without a pool (one per thread),
 //! - the `rust7` crate's `S7Client` (one per thread),
 //! - the Snap7 C client (`Cli_DBRead` of the same `libsnap7.so`), driven by
@@ -46,13 +48,15 @@ const LEN: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Variant {
     Pool,
+    PoolDefaults,
     Client,
     Rust7,
     Snap7,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant::Pool,
+    Variant::PoolDefaults,
     Variant::Client,
     Variant::Rust7,
     Variant::Snap7,
@@ -62,6 +66,7 @@ impl Variant {
     fn name(self) -> &'static str {
         match self {
             Variant::Pool => "edgepool Pool<s7::Manager>",
+            Variant::PoolDefaults => "edgepool Pool::new (defaults)",
             Variant::Client => "edgepool s7::Client (no pool)",
             Variant::Rust7 => "rust7 0.1.2 S7Client",
             Variant::Snap7 => "Snap7 C client (python-snap7 2.1)",
@@ -191,6 +196,18 @@ fn measure(
                 },
             )
         }
+        Variant::PoolDefaults => {
+            let pool = Pool::new(s7::Manager::new(config)).expect("pool");
+            run(
+                threads,
+                dur,
+                || pool.clone(),
+                |pool, buf| {
+                    pool.execute(|plc| plc.read_area_into(s7::Area::Db, DB, 0, buf))
+                        .expect("read");
+                },
+            )
+        }
         Variant::Client => run(
             threads,
             dur,
@@ -263,15 +280,18 @@ fn main() {
     }
     for (ti, &threads) in THREADS.iter().enumerate() {
         println!("\n{threads} thread(s), median reads/s (µs per read per thread):");
-        let snap7 = median(&mut results[ti][3].clone());
+        let at = |v: Variant| VARIANTS.iter().position(|&x| x == v).unwrap_or(0);
+        let snap7 = median(&mut results[ti][at(Variant::Snap7)].clone());
+        let client = median(&mut results[ti][at(Variant::Client)].clone());
         for (vi, v) in VARIANTS.iter().enumerate() {
             let m = median(&mut results[ti][vi]);
             println!(
-                "  {:<36} {:>9.0} ({:>6.1} µs)  {:.2}x Snap7",
+                "  {:<36} {:>9.0} ({:>6.1} µs)  {:.2}x Snap7  {:.2}x s7::Client",
                 v.name(),
                 m,
                 threads as f64 * 1e6 / m,
-                m / snap7
+                m / snap7,
+                m / client
             );
         }
     }

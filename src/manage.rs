@@ -76,7 +76,7 @@ pub trait Manage: r2d2::ManageConnection {
     ///
     /// ```
     /// use edgepool::{snmp, Manage};
-    /// let user = snmp::Usm::auth_priv("u", snmp::AuthProtocol::Sha1, "short", snmp::PrivProtocol::Aes128, "short");
+    /// let user = snmp::Usm::new("u").auth(snmp::AuthProtocol::Sha1, "short");
     /// let m = snmp::Manager::new(snmp::Config::new("127.0.0.1:161").v3(user));
     /// assert!(matches!(m.validate(), Err(edgepool::Error::Config(_))));
     /// ```

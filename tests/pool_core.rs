@@ -457,12 +457,18 @@ fn a_callers_dial_is_cut_to_its_remaining_time_and_that_says_nothing_about_the_t
     assert_eq!(pool.stats().unavailable, 0);
 }
 
+/// Reaper passes every 10 ms (a quarter of the shortest timer), so a few
+/// hundred milliseconds hold dozens of them.
+fn ticking() -> PoolBuilder<Fake> {
+    builder().max_idle_time(Some(Duration::from_millis(40)))
+}
+
 #[test]
 fn min_idle_is_exact_across_a_thousand_pools() {
     let fakes: Vec<Fake> = (0..1000).map(|_| Fake::new()).collect();
     let pools: Vec<_> = fakes
         .iter()
-        .map(|f| builder().min_idle(1).max_size(6).build(f.clone()).unwrap())
+        .map(|f| ticking().min_idle(1).max_size(6).build(f.clone()).unwrap())
         .collect();
     assert!(
         eventually_within(Duration::from_secs(60), || pools
@@ -470,8 +476,8 @@ fn min_idle_is_exact_across_a_thousand_pools() {
             .all(|p| p.stats().idle == 1)),
         "every pool tops up"
     );
-    // A few more reaper ticks: nothing more opens.
-    thread::sleep(Duration::from_millis(1500));
+    // Dozens more reaper passes: nothing more opens.
+    thread::sleep(Duration::from_millis(300));
     let total: usize = fakes.iter().map(|f| f.live()).sum();
     let dials: usize = fakes.iter().map(|f| f.started()).sum();
     assert_eq!((total, dials), (1000, 1000));
@@ -481,7 +487,7 @@ fn min_idle_is_exact_across_a_thousand_pools() {
 fn a_slow_handshake_causes_no_extra_dial() {
     let fake = Fake::new();
     fake.hold();
-    let pool = builder()
+    let pool = ticking()
         .min_idle(1)
         .max_size(6)
         .build(fake.clone())
@@ -489,15 +495,15 @@ fn a_slow_handshake_causes_no_extra_dial() {
     assert!(eventually_within(Duration::from_secs(10), || fake
         .blocked()
         == 1));
-    // Several reaper ticks (1 s each) while the dial hangs.
-    thread::sleep(Duration::from_millis(2500));
+    // Dozens of reaper passes while the dial hangs.
+    thread::sleep(Duration::from_millis(300));
     assert_eq!(fake.started(), 1);
     fake.release();
     assert!(eventually_within(Duration::from_secs(10), || pool
         .stats()
         .idle
         == 1));
-    thread::sleep(Duration::from_millis(1500));
+    thread::sleep(Duration::from_millis(300));
     assert_eq!((fake.started(), fake.live()), (1, 1));
     // A caller takes it; the pool opens one more for min_idle, no more.
     let held = pool.get().unwrap();
@@ -505,7 +511,7 @@ fn a_slow_handshake_causes_no_extra_dial() {
         .stats()
         .idle
         == 1));
-    thread::sleep(Duration::from_millis(1500));
+    thread::sleep(Duration::from_millis(300));
     assert_eq!(fake.live(), 2);
     drop(held);
 }

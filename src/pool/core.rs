@@ -154,6 +154,12 @@ impl<C> State<C> {
         })
     }
 
+    /// Counts a failed probe and keeps its message for timeouts to report.
+    pub(crate) fn note_probe_failure(&mut self, msg: String) {
+        self.counters.health_failures += 1;
+        self.target.last_probe_error = Some(msg);
+    }
+
     /// Closes one connection's slot (the caller drops the connection, after
     /// unlocking).
     pub(crate) fn forget_one(&mut self) {
@@ -281,8 +287,7 @@ impl<M: Manage> Core<M> {
                     st = self.lock();
                     st.held -= 1;
                     if let Err(msg) = ok {
-                        st.counters.health_failures += 1;
-                        st.target.last_probe_error = Some(msg);
+                        st.note_probe_failure(msg);
                         st.forget_one();
                         let top_up = self.wants_top_up(&st, now);
                         drop(st);
@@ -631,13 +636,6 @@ impl<M: Manage> Core<M> {
         s.idle = st.idle_count();
         s.waiting = st.waiters;
         s
-    }
-
-    /// Counts a failed probe and keeps its message for timeouts to report.
-    pub(crate) fn note_probe_failure(&self, msg: String) {
-        let mut st = self.lock();
-        st.counters.health_failures += 1;
-        st.target.last_probe_error = Some(msg);
     }
 
     /// Counts a retry of `execute_with_retry`.

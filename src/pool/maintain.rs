@@ -132,10 +132,7 @@ impl<M: Manage> Core<M> {
             match self.probe(&mut e) {
                 Ok(()) => kept.push(e),
                 Err(msg) => {
-                    let mut st = self.lock();
-                    st.counters.health_failures += 1;
-                    st.target.last_probe_error = Some(msg);
-                    drop(st);
+                    self.lock().note_probe_failure(msg);
                     dead.push(e);
                 }
             }

@@ -2,7 +2,7 @@
 //! [`RetryPolicy`].
 //!
 //! A [`Pool`] is edgepool's own pool core over `r2d2::ManageConnection`
-//! managers (plus [`Manage`](crate::Manage)): protocol health probes, a shared
+//! managers (plus [`Manage`]): protocol health probes, a shared
 //! background reaper, stats, `execute` (and `execute_with_retry`), explicit
 //! `close`, connect backoff, and (feature `metrics`) metrics for any exporter.
 //!
@@ -99,7 +99,7 @@ pub fn set_worker_threads(threads: usize) -> Result<()> {
 /// A pool of connections to one target.
 ///
 /// Any manager that implements `r2d2::ManageConnection` and
-/// [`Manage`](crate::Manage) works (edgepool's own do; wrap others in
+/// [`Manage`] works (edgepool's own do; wrap others in
 /// [`AnyManager`](crate::AnyManager)); the manager's `is_valid` is the health
 /// probe. Cloning is cheap and clones share the pool.
 ///
@@ -467,7 +467,7 @@ impl<M: Manage> PooledConnection<M> {
         match core.probe(self.entry_mut()) {
             Ok(()) => true,
             Err(msg) => {
-                core.note_probe_failure(msg);
+                core.lock().note_probe_failure(msg);
                 self.discard = true;
                 false
             }
