@@ -381,19 +381,59 @@ impl Client {
         self.simple(PduKind::Set, varbinds.to_vec())
     }
 
-    /// Every object under `root`, in order: GETBULK on v2c, GETNEXT on v1.
-    /// Stops at the end of the subtree, at `endOfMibView` (v1: `noSuchName`),
-    /// and at an OID that does not increase (a broken agent would loop).
+    /// Every object under `root`: GETBULK on v2c/v3, GETNEXT on v1.
+    ///
+    /// Ends at the end of the subtree, at `endOfMibView` (v1: `noSuchName`).
+    /// Rows come in the agent's order: some agents answer rows out of order
+    /// inside one GETBULK answer, and such rows are kept as long as each is
+    /// past the OID the request asked from and inside the subtree (the next
+    /// request asks from the answer's last row, so the walk cannot loop).
+    /// An answer row that is not past the requested OID would make the walk
+    /// loop: the walk stops with [`SnmpError::WalkNotIncreasing`], which says
+    /// where and carries the rows read so far. So `Ok` always means the whole
+    /// subtree.
+    ///
+    /// net-snmp's `snmpwalk`/`snmpbulkwalk` stop at the same point with
+    /// "Error: OID not increasing" (their `-Cc` turns the check off and may
+    /// loop forever on such an agent; edgepool has no such switch).
     ///
     /// ```no_run
+    /// use edgepool::{snmp::SnmpError, Error};
     /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
-    /// for vb in c.walk(&edgepool::snmp::oid::SYSTEM)? {
-    ///     println!("{vb}");
+    /// match c.walk(&edgepool::snmp::oid::SYSTEM) {
+    ///     Ok(rows) => println!("{} rows", rows.len()),
+    ///     Err(Error::Snmp(SnmpError::WalkNotIncreasing(t))) => {
+    ///         println!("{t}; {} rows read before", t.rows.len())
+    ///     }
+    ///     Err(e) => return Err(e),
     /// }
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn walk(&mut self, root: &Oid) -> Result<Vec<VarBind>> {
         let mut out = Vec::new();
+        match self.walk_into(root, &mut out) {
+            Ok(()) => Ok(out),
+            Err(Error::Snmp(SnmpError::WalkNotIncreasing(mut t))) => {
+                t.rows = out;
+                Err(Error::Snmp(SnmpError::WalkNotIncreasing(t)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Client::walk`] appending to `out`: the rows read before any error
+    /// (a timeout half-way, an OID not increasing) stay in `out`. The
+    /// [`TruncatedWalk`](super::TruncatedWalk) of an error from here carries
+    /// no rows (they are in `out`).
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let mut rows = Vec::new();
+    /// let done = c.walk_into(&edgepool::snmp::oid::SYSTEM, &mut rows);
+    /// println!("{} rows, complete: {}", rows.len(), done.is_ok());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn walk_into(&mut self, root: &Oid, out: &mut Vec<VarBind>) -> Result<()> {
         let mut cur = root.clone();
         loop {
             let batch = if self.config.version == Version::V1 {
@@ -401,28 +441,36 @@ impl Client {
                     Err(Error::Snmp(SnmpError::Agent {
                         status: ErrorStatus::NoSuchName,
                         ..
-                    })) => return Ok(out),
+                    })) => return Ok(()),
                     r => r?,
                 }
             } else {
                 self.get_bulk(0, self.config.max_repetitions, std::slice::from_ref(&cur))?
             };
             if batch.is_empty() {
-                return Ok(out);
+                return Ok(());
             }
+            let mut last = None;
             for vb in batch {
                 if vb.value == Value::EndOfMibView || !vb.oid.starts_with(root) {
-                    return Ok(out);
+                    return Ok(());
                 }
                 if vb.oid <= cur {
-                    log::warn!(
-                        "SNMP walk of {root} stopped: {} does not follow {cur}",
-                        vb.oid
-                    );
-                    return Ok(out);
+                    return Err(Error::Snmp(SnmpError::WalkNotIncreasing(Box::new(
+                        super::TruncatedWalk {
+                            root: root.clone(),
+                            requested: cur,
+                            got: vb.oid,
+                            rows: Vec::new(),
+                        },
+                    ))));
                 }
-                cur = vb.oid.clone();
+                last = Some(out.len());
                 out.push(vb);
+            }
+            match last {
+                Some(i) => cur = out[i].oid.clone(),
+                None => return Ok(()),
             }
         }
     }

@@ -222,7 +222,7 @@ pub mod oid {
 /// assert_eq!(Value::TimeTicks(12345).to_string(), "Timeticks: (12345) 0:02:03.45");
 /// assert_eq!(Value::OctetString(b"lab".to_vec()).to_string(), "STRING: \"lab\"");
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub enum Value {
     /// INTEGER (Integer32).
     Integer(i64),
@@ -240,8 +240,15 @@ pub enum Value {
     Gauge32(u32),
     /// TimeTicks (hundredths of a second).
     TimeTicks(u32),
-    /// Opaque.
+    /// Opaque (its contents, when not one of the typed forms below).
     Opaque(Vec<u8>),
+    /// Opaque holding a float: the net-snmp/UCD extension (tag 0x9f78, 4
+    /// bytes, big-endian IEEE 754), as in UCD-SNMP-MIB's `laLoadFloat`.
+    /// Only that exact form is decoded so; [`Value::opaque_raw`] gives its
+    /// bytes back.
+    OpaqueFloat(f32),
+    /// Opaque holding a double (tag 0x9f79, 8 bytes).
+    OpaqueDouble(f64),
     /// Counter64.
     Counter64(u64),
     /// v2 exception: no such object.
@@ -277,6 +284,47 @@ impl Value {
         }
     }
 
+    /// The contents of an Opaque value as they travel: the raw bytes of
+    /// [`Value::Opaque`], and the encoded float or double of
+    /// [`Value::OpaqueFloat`] / [`Value::OpaqueDouble`].
+    ///
+    /// ```
+    /// use edgepool::snmp::Value;
+    /// assert_eq!(Value::OpaqueFloat(0.67).opaque_raw(), Some(vec![0x9f, 0x78, 0x04, 0x3f, 0x2b, 0x85, 0x1f]));
+    /// assert_eq!(Value::Integer(1).opaque_raw(), None);
+    /// ```
+    pub fn opaque_raw(&self) -> Option<Vec<u8>> {
+        match self {
+            Value::Opaque(b) => Some(b.clone()),
+            Value::OpaqueFloat(x) => {
+                let mut v = vec![0x9f, OPAQUE_FLOAT, 4];
+                v.extend_from_slice(&x.to_be_bytes());
+                Some(v)
+            }
+            Value::OpaqueDouble(x) => {
+                let mut v = vec![0x9f, OPAQUE_DOUBLE, 8];
+                v.extend_from_slice(&x.to_be_bytes());
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
+    /// An Opaque-wrapped float or double as f64.
+    ///
+    /// ```
+    /// use edgepool::snmp::Value;
+    /// assert_eq!(Value::OpaqueDouble(2.5).as_f64(), Some(2.5));
+    /// assert_eq!(Value::Integer(2).as_f64(), None);
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::OpaqueFloat(x) => Some(f64::from(*x)),
+            Value::OpaqueDouble(x) => Some(*x),
+            _ => None,
+        }
+    }
+
     /// A numeric value as u64 (INTEGER ≥ 0, counters, gauges, time ticks).
     ///
     /// ```
@@ -302,6 +350,10 @@ impl Value {
             Value::Gauge32(v) => ber::write_u64(out, tag::GAUGE32, u64::from(*v)),
             Value::TimeTicks(v) => ber::write_u64(out, tag::TIMETICKS, u64::from(*v)),
             Value::Opaque(b) => ber::write_bytes(out, tag::OPAQUE, b),
+            Value::OpaqueFloat(_) | Value::OpaqueDouble(_) => {
+                let raw = self.opaque_raw().unwrap_or_default();
+                ber::write_bytes(out, tag::OPAQUE, &raw)
+            }
             Value::Counter64(v) => ber::write_u64(out, tag::COUNTER64, *v),
             Value::NoSuchObject => ber::write_bytes(out, tag::NO_SUCH_OBJECT, &[]),
             Value::NoSuchInstance => ber::write_bytes(out, tag::NO_SUCH_INSTANCE, &[]),
@@ -323,13 +375,77 @@ impl Value {
             tag::COUNTER32 => Value::Counter32(ber::decode_u32(v)?),
             tag::GAUGE32 => Value::Gauge32(ber::decode_u32(v)?),
             tag::TIMETICKS => Value::TimeTicks(ber::decode_u32(v)?),
-            tag::OPAQUE => Value::Opaque(v.to_vec()),
+            tag::OPAQUE => decode_opaque(v),
             tag::COUNTER64 => Value::Counter64(ber::decode_u64(v, 9)?),
             tag::NO_SUCH_OBJECT => Value::NoSuchObject,
             tag::NO_SUCH_INSTANCE => Value::NoSuchInstance,
             tag::END_OF_MIB_VIEW => Value::EndOfMibView,
             other => return Err(bad(format!("unknown value tag 0x{other:02x}"))),
         })
+    }
+}
+
+/// The net-snmp/UCD Opaque extension tags (after 0x9f).
+const OPAQUE_FLOAT: u8 = 0x78;
+const OPAQUE_DOUBLE: u8 = 0x79;
+
+/// An Opaque's contents: a float or double in the exact net-snmp form, raw
+/// bytes otherwise.
+fn decode_opaque(v: &[u8]) -> Value {
+    match v {
+        [0x9f, OPAQUE_FLOAT, 4, b @ ..] => match <[u8; 4]>::try_from(b) {
+            Ok(b) => Value::OpaqueFloat(f32::from_be_bytes(b)),
+            Err(_) => Value::Opaque(v.to_vec()),
+        },
+        [0x9f, OPAQUE_DOUBLE, 8, b @ ..] => match <[u8; 8]>::try_from(b) {
+            Ok(b) => Value::OpaqueDouble(f64::from_be_bytes(b)),
+            Err(_) => Value::Opaque(v.to_vec()),
+        },
+        _ => Value::Opaque(v.to_vec()),
+    }
+}
+
+/// Floats compare (and hash) by their bits, so that `Value` is `Eq` and a
+/// value equals itself (NaN included).
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Integer(a), Integer(b)) => a == b,
+            (OctetString(a), OctetString(b)) | (Opaque(a), Opaque(b)) => a == b,
+            (ObjectId(a), ObjectId(b)) => a == b,
+            (IpAddress(a), IpAddress(b)) => a == b,
+            (Counter32(a), Counter32(b))
+            | (Gauge32(a), Gauge32(b))
+            | (TimeTicks(a), TimeTicks(b)) => a == b,
+            (OpaqueFloat(a), OpaqueFloat(b)) => a.to_bits() == b.to_bits(),
+            (OpaqueDouble(a), OpaqueDouble(b)) => a.to_bits() == b.to_bits(),
+            (Counter64(a), Counter64(b)) => a == b,
+            (Null, Null)
+            | (NoSuchObject, NoSuchObject)
+            | (NoSuchInstance, NoSuchInstance)
+            | (EndOfMibView, EndOfMibView) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Value {}
+
+impl std::hash::Hash for Value {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Value::Integer(i) => i.hash(state),
+            Value::OctetString(b) | Value::Opaque(b) => b.hash(state),
+            Value::ObjectId(o) => o.hash(state),
+            Value::IpAddress(a) => a.hash(state),
+            Value::Counter32(v) | Value::Gauge32(v) | Value::TimeTicks(v) => v.hash(state),
+            Value::OpaqueFloat(x) => x.to_bits().hash(state),
+            Value::OpaqueDouble(x) => x.to_bits().hash(state),
+            Value::Counter64(v) => v.hash(state),
+            Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView => {}
+        }
     }
 }
 
@@ -368,6 +484,8 @@ impl fmt::Display for Value {
                 }
             }
             Value::Opaque(b) => write!(f, "OPAQUE: {}", hex(b)),
+            Value::OpaqueFloat(x) => write!(f, "Opaque: Float: {x:.6}"),
+            Value::OpaqueDouble(x) => write!(f, "Opaque: Float: {x:.6}"), // as net-snmp prints it
             Value::Counter64(v) => write!(f, "Counter64: {v}"),
             Value::NoSuchObject => {
                 f.write_str("No Such Object available on this agent at this OID")
@@ -886,6 +1004,55 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    /// A response snmpsim 1.2.2 sent net-snmp 5.9.3's `snmpget -d` for three
+    /// Opaque rows of tests/data/snmpsim/opaque-types.snmprec; net-snmp
+    /// printed `Opaque: Float: 0.670000`, `Opaque: Float: -1234.567800` (a
+    /// double, which net-snmp also calls Float) and `OPAQUE: 01 02 03 04 05`.
+    const OPAQUE_RESPONSE: &str =
+        "306b02010104 0c6f70617175652d7479706573a25802041f3b7c92020100020100304a\
+        3016060b2b060104018f650a0106014407 9f78043f2b851f 301a060b2b060104018f650a0106044\
+        40b9f7908c0934a456d5cfaad 3014060b2b060104018f650a010605440501020304 05";
+
+    #[test]
+    fn opaque_float_and_double_golden() {
+        let bytes = unhex(&OPAQUE_RESPONSE.replace([' ', '\n'], ""));
+        let (m, used) = Message::decode(&bytes).unwrap().unwrap();
+        assert_eq!(used, bytes.len());
+        let Body::Pdu(p) = &m.body else { panic!() };
+        let shown: Vec<String> = p.varbinds.iter().map(|vb| vb.value.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "Opaque: Float: 0.670000",
+                "Opaque: Float: -1234.567800",
+                "OPAQUE: 01 02 03 04 05"
+            ]
+        );
+        assert_eq!(p.varbinds[0].value, Value::OpaqueFloat(0.67));
+        assert_eq!(p.varbinds[1].value, Value::OpaqueDouble(-1234.5678));
+        assert_eq!(p.varbinds[1].value.as_f64(), Some(-1234.5678));
+        assert_eq!(p.varbinds[2].value, Value::Opaque(vec![1, 2, 3, 4, 5]));
+        // Byte for byte back.
+        let mut out = Vec::new();
+        m.encode(&mut out);
+        assert_eq!(out, bytes);
+        // Not the exact form: stays raw.
+        for raw in [
+            &[0x9f, 0x78, 0x04, 0x3f, 0x2b, 0x85][..],
+            &[0x9f, 0x78, 0x05, 1, 2, 3, 4, 5],
+            &[0x9f, 0x79, 0x04, 1, 2, 3, 4],
+        ] {
+            assert_eq!(decode_opaque(raw), Value::Opaque(raw.to_vec()));
+        }
+        // Equal to itself by bits, NaN included; hashing agrees.
+        let nan = Value::OpaqueDouble(f64::NAN);
+        assert_eq!(nan, nan.clone());
+        assert_ne!(Value::OpaqueFloat(0.0), Value::OpaqueFloat(-0.0));
+        assert_ne!(Value::OpaqueFloat(1.0), Value::OpaqueDouble(1.0));
+        let set: std::collections::HashSet<Value> = [nan.clone(), nan].into_iter().collect();
+        assert_eq!(set.len(), 1);
     }
 
     /// Datagrams net-snmp 5.9.3 (Debian 12) exchanged with its own snmpd,
