@@ -212,6 +212,15 @@ fn has_port(t: &str) -> bool {
 /// goes on, so a reply that arrives after its timeout never confuses the next
 /// request. An agent's error-status becomes [`Error::Snmp`].
 ///
+/// When every try times out the error is a timeout ([`Error::is_timeout`]):
+/// [`Error::Timeout`] once the agent has answered this client, and before
+/// that (v1/v2c) an [`Error::Io`] of kind `TimedOut` whose message says the
+/// community may be wrong, since agents drop such requests without a word.
+/// SNMPv3 authPriv requests the agent never answers after it answered
+/// discovery end after the first timeout with
+/// [`SnmpError::NoReplyToEncrypted`] (retries cannot help a wrong privacy
+/// password).
+///
 /// ```no_run
 /// use edgepool::snmp::{oid, Client, Config};
 /// let mut c = Client::connect(&Config::new("udp://127.0.0.1:161"))?;
@@ -229,6 +238,9 @@ pub struct Client {
     next_id: u32,
     read_timeout: Option<Duration>,
     broken: bool,
+    /// The agent answered a request of this client at least once (so a
+    /// later timeout is not a wrong community).
+    answered: bool,
     /// SNMPv3: the USM session (keys, engine, clock).
     usm: Option<Box<Session>>,
 }
@@ -288,6 +300,7 @@ impl Client {
             next_id: (random_u64() as u32) & 0x7fff_ffff,
             read_timeout: None,
             broken: false,
+            answered: false,
             usm,
         })
     }
@@ -551,10 +564,17 @@ impl Client {
                 }
             }
             match self.wait_for(id)? {
-                Wait::Reply(pdu) => return Ok(pdu),
+                Wait::Reply(pdu) => {
+                    self.answered = true;
+                    return Ok(pdu);
+                }
                 Wait::Again if again < MAX_AGAIN => {
                     again += 1;
                     attempt -= 1;
+                }
+                // A wrong privacy password: retries cannot help, say so now.
+                Wait::TimedOut if self.usm.as_ref().is_some_and(|u| u.encrypted_unanswered()) => {
+                    break
                 }
                 Wait::Again | Wait::TimedOut => {}
                 Wait::Refused => refused = true,
@@ -568,6 +588,19 @@ impl Client {
         }
         if let Some(e) = self.usm.as_mut().and_then(|u| u.timed_out()) {
             return Err(Error::Snmp(e));
+        }
+        if self.usm.is_none() && !self.answered {
+            // v1/v2c agents drop requests with an unknown community without
+            // a word: from here that looks like an agent that is not there.
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no reply from {} in {attempt} tries of {:?}: the agent is down \
+                     or unreachable, or the community is wrong (agents silently drop \
+                     requests with a community they do not know)",
+                    self.peer, self.config.timeout
+                ),
+            )));
         }
         Err(Error::Timeout(Phase::Read))
     }
