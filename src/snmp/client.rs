@@ -1,7 +1,7 @@
 //! [`Config`] and [`Client`]: a blocking SNMP v1/v2c/v3 client over a
 //! connected UDP socket.
 
-use super::pdu::{oid, Body, Message, Oid, Pdu, PduKind, Value, VarBind, Version};
+use super::pdu::{self, oid, Body, Message, NotOurs, Oid, Pdu, PduKind, Value, VarBind, Version};
 use super::session::{Incoming, Session, UsmCache};
 use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
@@ -325,7 +325,26 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn get(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>> {
-        self.simple(PduKind::Get, nulls(oids))
+        self.simple(PduKind::Get, Req::Oids(oids))
+    }
+
+    /// GET of one object: its value (v2c: `NoSuchObject`/`NoSuchInstance`
+    /// when missing; v1: a `noSuchName` error), without building a `Vec`.
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let up = c.get_one(&edgepool::snmp::oid::SYS_UPTIME)?;
+    /// println!("{up}");
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_one(&mut self, oid: &Oid) -> Result<Value> {
+        let mut vbs = self.get(std::slice::from_ref(oid))?;
+        match vbs.pop() {
+            Some(vb) if vbs.is_empty() => Ok(vb.value),
+            _ => Err(Error::UnexpectedAnswer(
+                "SNMP: a GET of one object answered with another number of values".into(),
+            )),
+        }
     }
 
     /// GETNEXT: the next object after each of `oids`.
@@ -336,7 +355,7 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn get_next(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>> {
-        self.simple(PduKind::GetNext, nulls(oids))
+        self.simple(PduKind::GetNext, Req::Oids(oids))
     }
 
     /// GETBULK (v2c): GETNEXT once for the first `non_repeaters` OIDs and up
@@ -364,12 +383,12 @@ impl Client {
         loop {
             let pdu = self.exchange(
                 PduKind::GetBulk,
-                nulls(oids),
+                Req::Oids(oids),
                 non_rep,
                 reps,
                 self.config.retries,
             )?;
-            match status(&pdu, &[]) {
+            match status(&pdu, Req::Oids(&[])) {
                 Err(Error::Snmp(SnmpError::Agent {
                     status: ErrorStatus::TooBig,
                     ..
@@ -391,7 +410,7 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn set(&mut self, varbinds: &[VarBind]) -> Result<Vec<VarBind>> {
-        self.simple(PduKind::Set, varbinds.to_vec())
+        self.simple(PduKind::Set, Req::Binds(varbinds))
     }
 
     /// Every object under `root`: GETBULK on v2c/v3, GETNEXT on v1.
@@ -500,9 +519,9 @@ impl Client {
         self.broken
     }
 
-    fn simple(&mut self, kind: PduKind, varbinds: Vec<VarBind>) -> Result<Vec<VarBind>> {
-        let pdu = self.exchange(kind, varbinds.clone(), 0, 0, self.config.retries)?;
-        status(&pdu, &varbinds)?;
+    fn simple(&mut self, kind: PduKind, req: Req<'_>) -> Result<Vec<VarBind>> {
+        let pdu = self.exchange(kind, req, 0, 0, self.config.retries)?;
+        status(&pdu, req)?;
         Ok(pdu.varbinds)
     }
 
@@ -511,7 +530,7 @@ impl Client {
     fn exchange(
         &mut self,
         kind: PduKind,
-        varbinds: Vec<VarBind>,
+        req: Req<'_>,
         e_status: i32,
         e_index: i32,
         retries: u32,
@@ -522,15 +541,16 @@ impl Client {
                 "the SNMP socket is broken",
             )));
         }
-        let mut msg = Message {
-            version: self.config.version,
-            community: self.config.community.as_bytes().to_vec(),
-            body: Body::Pdu(Pdu {
+        // v1/v2c GET/GETNEXT/GETBULK are encoded straight from the borrowed
+        // OIDs; SNMPv3 and SET build the PDU once.
+        let mut pdu = match (&self.usm, req) {
+            (None, Req::Oids(_)) => None,
+            _ => Some(Pdu {
                 kind,
                 request_id: 0,
                 error_status: e_status,
                 error_index: e_index,
-                varbinds,
+                varbinds: req.varbinds(),
             }),
         };
         let mut refused = false;
@@ -544,13 +564,35 @@ impl Client {
         while attempt <= u64::from(retries) {
             attempt += 1;
             let id = self.next_request_id();
-            if let Body::Pdu(p) = &mut msg.body {
-                p.request_id = id;
-            }
             self.out.clear();
-            match (&mut self.usm, &msg.body) {
-                (Some(usm), Body::Pdu(p)) => usm.encode(p, &mut self.out),
-                _ => msg.encode(&mut self.out),
+            match (&mut self.usm, &mut pdu, req) {
+                (Some(usm), Some(p), _) => {
+                    p.request_id = id;
+                    usm.encode(p, &mut self.out)
+                }
+                (None, Some(p), _) => {
+                    p.request_id = id;
+                    encode_message(&self.config, p, &mut self.out)
+                }
+                (_, None, Req::Oids(oids)) => pdu::encode_request(
+                    &mut self.out,
+                    self.config.version,
+                    self.config.community.as_bytes(),
+                    kind,
+                    [id, e_status, e_index],
+                    oids,
+                ),
+                (_, None, Req::Binds(b)) => {
+                    // Not reached: SET always builds its PDU above.
+                    let p = Pdu {
+                        kind,
+                        request_id: id,
+                        error_status: e_status,
+                        error_index: e_index,
+                        varbinds: b.to_vec(),
+                    };
+                    encode_message(&self.config, &p, &mut self.out)
+                }
             }
             match self.socket.send(&self.out) {
                 Ok(_) => {}
@@ -563,7 +605,11 @@ impl Client {
                     return Err(Error::from_io(e, Phase::Write));
                 }
             }
-            match self.wait_for(id)? {
+            let sent = match req {
+                Req::Oids(o) => o,
+                Req::Binds(_) => &[],
+            };
+            match self.wait_for(id, sent)? {
                 Wait::Reply(pdu) => {
                     self.answered = true;
                     return Ok(pdu);
@@ -605,7 +651,7 @@ impl Client {
         Err(Error::Timeout(Phase::Read))
     }
 
-    fn wait_for(&mut self, id: i32) -> Result<Wait> {
+    fn wait_for(&mut self, id: i32, sent: &[Oid]) -> Result<Wait> {
         let deadline = Instant::now() + self.config.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -647,34 +693,20 @@ impl Client {
                 }
                 continue;
             }
-            match Message::decode(&self.recv[..n]) {
-                Ok(Some((m, _))) => {
-                    if m.version != self.config.version
-                        || m.community != self.config.community.as_bytes()
-                    {
-                        log::debug!(
-                            "SNMP: dropped a datagram from {} for another version or community",
-                            self.peer
-                        );
-                        continue;
-                    }
-                    match m.body {
-                        Body::Pdu(p)
-                            if p.request_id == id
-                                && matches!(p.kind, PduKind::Response | PduKind::Report) =>
-                        {
-                            return Ok(Wait::Reply(p));
-                        }
-                        Body::Pdu(p) => {
-                            log::debug!("SNMP: dropped a {:?} with request-id {} from {} (waiting for {id})", p.kind, p.request_id, self.peer);
-                        }
-                        Body::TrapV1(_) => {
-                            log::debug!("SNMP: dropped a v1 trap from {}", self.peer)
-                        }
-                    }
+            match pdu::decode_reply(
+                &self.recv[..n],
+                self.config.version,
+                self.config.community.as_bytes(),
+                id,
+                sent,
+            ) {
+                Ok(p) => return Ok(Wait::Reply(p)),
+                Err(NotOurs::Other(why)) => {
+                    log::debug!("SNMP: dropped a datagram from {} ({why})", self.peer)
                 }
-                Ok(None) => log::debug!("SNMP: dropped a truncated datagram from {}", self.peer),
-                Err(e) => log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer),
+                Err(NotOurs::Malformed(e)) => {
+                    log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer)
+                }
             }
         }
     }
@@ -688,6 +720,16 @@ impl Client {
     }
 }
 
+/// Encodes a v1/v2c message carrying `p` (SET).
+fn encode_message(config: &Config, p: &Pdu, out: &mut Vec<u8>) {
+    Message {
+        version: config.version,
+        community: config.community.as_bytes().to_vec(),
+        body: Body::Pdu(p.clone()),
+    }
+    .encode(out)
+}
+
 enum Wait {
     Reply(Pdu),
     TimedOut,
@@ -699,22 +741,46 @@ enum Wait {
 /// Most immediate resends per request (discovery, resync, rediscovery, resync).
 const MAX_AGAIN: u32 = 4;
 
-fn nulls(oids: &[Oid]) -> Vec<VarBind> {
-    oids.iter()
-        .map(|o| VarBind::new(o.clone(), Value::Null))
-        .collect()
+/// What a request carries: OIDs with NULL values (GET, GETNEXT, GETBULK)
+/// or whole variable bindings (SET).
+#[derive(Clone, Copy)]
+enum Req<'a> {
+    Oids(&'a [Oid]),
+    Binds(&'a [VarBind]),
+}
+
+impl Req<'_> {
+    fn oid(&self, i: usize) -> Option<&Oid> {
+        match self {
+            Req::Oids(o) => o.get(i),
+            Req::Binds(b) => b.get(i).map(|vb| &vb.oid),
+        }
+    }
+
+    fn varbinds(&self) -> Vec<VarBind> {
+        match self {
+            Req::Oids(o) => o
+                .iter()
+                .map(|o| VarBind::new(o.clone(), Value::Null))
+                .collect(),
+            Req::Binds(b) => b.to_vec(),
+        }
+    }
 }
 
 /// The agent's error-status as an error, naming the OID at error-index.
-fn status(pdu: &Pdu, sent: &[VarBind]) -> Result<()> {
+fn status(pdu: &Pdu, sent: Req<'_>) -> Result<()> {
     if pdu.error_status == 0 {
         return Ok(());
     }
     let index = u32::try_from(pdu.error_index).unwrap_or(0);
     let oid = (index as usize)
         .checked_sub(1)
-        .and_then(|i| sent.get(i).or_else(|| pdu.varbinds.get(i)))
-        .map(|vb| vb.oid.clone());
+        .and_then(|i| {
+            sent.oid(i)
+                .or_else(|| pdu.varbinds.get(i).map(|vb| &vb.oid))
+        })
+        .cloned();
     Err(Error::Snmp(SnmpError::Agent {
         status: ErrorStatus::from_code(pdu.error_status),
         index,
@@ -725,7 +791,7 @@ fn status(pdu: &Pdu, sent: &[VarBind]) -> Result<()> {
 impl Probe for Client {
     /// GET sysUpTime.0, one attempt within `timeout`.
     fn probe(&mut self) -> Result<()> {
-        let pdu = self.exchange(PduKind::Get, nulls(&[oid::SYS_UPTIME]), 0, 0, 0)?;
-        status(&pdu, &[])
+        let pdu = self.exchange(PduKind::Get, Req::Oids(&[oid::SYS_UPTIME]), 0, 0, 0)?;
+        status(&pdu, Req::Oids(&[]))
     }
 }

@@ -363,6 +363,11 @@ impl Value {
 
     fn decode(r: &mut Reader<'_>) -> Result<Value> {
         let (t, v) = r.tlv()?;
+        Value::from_tlv(t, v)
+    }
+
+    /// The value of a TLV with tag `t` and contents `v`.
+    fn from_tlv(t: u8, v: &[u8]) -> Result<Value> {
         Ok(match t {
             tag::INTEGER => Value::Integer(ber::decode_i64(v)?),
             tag::OCTET_STRING => Value::OctetString(v.to_vec()),
@@ -755,6 +760,382 @@ fn decode_varbinds(r: &mut Reader<'_>) -> Result<Vec<VarBind>> {
     Ok(out)
 }
 
+// ---- the lean v1/v2c request path ----------------------------------------
+
+/// Bytes of `v` in base 128.
+fn base128_len(v: u64) -> usize {
+    let bits = 64 - v.leading_zeros() as usize;
+    bits.div_ceil(7).max(1)
+}
+
+/// The first sub-identifier and the rest, as `ber::write_oid` encodes them.
+fn oid_parts(arcs: &[u32]) -> (u64, &[u32]) {
+    match arcs {
+        [a, b, rest @ ..] => (u64::from(*a) * 40 + u64::from(*b), rest),
+        [a] => (u64::from(*a) * 40, &[][..]),
+        [] => (0, &[][..]),
+    }
+}
+
+/// An INTEGER's shortest two's-complement bytes (as `ber::write_i64`).
+fn int_bytes(v: i32) -> ([u8; 4], usize) {
+    let b = v.to_be_bytes();
+    let mut skip = 0;
+    while skip < 3
+        && ((b[skip] == 0 && b[skip + 1] & 0x80 == 0)
+            || (b[skip] == 0xff && b[skip + 1] & 0x80 != 0))
+    {
+        skip += 1;
+    }
+    (b, skip)
+}
+
+fn push_int(out: &mut Vec<u8>, v: i32) {
+    let (b, skip) = int_bytes(v);
+    out.extend_from_slice(&[tag::INTEGER, (4 - skip) as u8]);
+    out.extend_from_slice(&b[skip..]);
+}
+
+/// Appends a v1/v2c request for `oids` (NULL values): byte for byte what
+/// [`Message::encode`] writes for the same message, in one pass without
+/// building it. Every length is written in the short form and patched at
+/// the end; a message of 128 bytes or more (many OIDs, a long community)
+/// goes through [`Message::encode`] instead.
+pub(crate) fn encode_request(
+    out: &mut Vec<u8>,
+    version: Version,
+    community: &[u8],
+    kind: PduKind,
+    ids: [i32; 3],
+    oids: &[Oid],
+) {
+    let base = out.len();
+    if community.len() < 0x80 {
+        let version_code = match version {
+            Version::V1 => 0,
+            Version::V2c => 1,
+            Version::V3 => 3,
+        };
+        out.reserve(32 + community.len() + oids.len() * 16);
+        out.extend_from_slice(&[tag::SEQUENCE, 0, tag::INTEGER, 1, version_code]);
+        out.extend_from_slice(&[tag::OCTET_STRING, community.len() as u8]);
+        out.extend_from_slice(community);
+        let pdu_at = out.len();
+        out.extend_from_slice(&[kind.tag(), 0]);
+        for v in ids {
+            push_int(out, v);
+        }
+        let list_at = out.len();
+        out.extend_from_slice(&[tag::SEQUENCE, 0]);
+        // Each varbind is built in `vb` and appended at once (a message
+        // under 128 bytes has OIDs under 120 bytes).
+        let mut vb = [0u8; 128];
+        for o in oids {
+            let (first, rest) = oid_parts(o.arcs());
+            if rest.len() > 100 {
+                out.truncate(base);
+                return encode_request_long(out, version, community, kind, ids, oids);
+            }
+            let mut n = 4;
+            for v in std::iter::once(first).chain(rest.iter().map(|&a| u64::from(a))) {
+                if v < 0x80 && n < 120 {
+                    vb[n] = v as u8;
+                    n += 1;
+                } else if n < 110 {
+                    for k in (0..base128_len(v)).rev() {
+                        vb[n] = ((v >> (7 * k)) & 0x7f) as u8 | if k > 0 { 0x80 } else { 0 };
+                        n += 1;
+                    }
+                } else {
+                    out.truncate(base);
+                    return encode_request_long(out, version, community, kind, ids, oids);
+                }
+            }
+            vb[0] = tag::SEQUENCE;
+            vb[1] = (n - 2 + 2) as u8;
+            vb[2] = tag::OID;
+            vb[3] = (n - 4) as u8;
+            vb[n] = tag::NULL;
+            vb[n + 1] = 0;
+            out.extend_from_slice(&vb[..n + 2]);
+        }
+        let total = out.len() - base - 2;
+        if total < 0x80 {
+            out[base + 1] = total as u8;
+            out[pdu_at + 1] = (out.len() - pdu_at - 2) as u8;
+            out[list_at + 1] = (out.len() - list_at - 2) as u8;
+            return;
+        }
+        out.truncate(base);
+    }
+    encode_request_long(out, version, community, kind, ids, oids)
+}
+
+/// [`encode_request`] for messages of 128 bytes or more.
+fn encode_request_long(
+    out: &mut Vec<u8>,
+    version: Version,
+    community: &[u8],
+    kind: PduKind,
+    ids: [i32; 3],
+    oids: &[Oid],
+) {
+    Message {
+        version,
+        community: community.to_vec(),
+        body: Body::Pdu(Pdu {
+            kind,
+            request_id: ids[0],
+            error_status: ids[1],
+            error_index: ids[2],
+            varbinds: oids
+                .iter()
+                .map(|o| VarBind::new(o.clone(), Value::Null))
+                .collect(),
+        }),
+    }
+    .encode(out)
+}
+
+/// True when `raw` (an OID's contents) is exactly the encoding of `arcs`,
+/// for arcs that decode back to themselves.
+fn oid_matches(raw: &[u8], arcs: &[u32]) -> bool {
+    let canonical = match arcs {
+        [a, b, ..] => *a < 2 && *b < 40 || *a == 2,
+        _ => false,
+    };
+    if !canonical {
+        return false;
+    }
+    let (first, rest) = oid_parts(arcs);
+    let mut pos = 0;
+    let mut next = |v: u64| -> bool {
+        if v < 0x80 {
+            let ok = raw.get(pos) == Some(&(v as u8));
+            pos += 1;
+            return ok;
+        }
+        for k in (0..base128_len(v)).rev() {
+            let byte = ((v >> (7 * k)) & 0x7f) as u8 | if k > 0 { 0x80 } else { 0 };
+            if raw.get(pos) != Some(&byte) {
+                return false;
+            }
+            pos += 1;
+        }
+        true
+    };
+    next(first) && rest.iter().all(|&a| next(u64::from(a))) && pos == raw.len()
+}
+
+/// Why [`decode_reply`] passed a datagram over.
+pub(crate) enum NotOurs {
+    /// Another version, community, PDU type or request-id.
+    Other(&'static str),
+    /// It does not decode.
+    Malformed(crate::Error),
+}
+
+/// Decodes the reply to v1/v2c request `id` straight from the datagram:
+/// the community is compared in place, and an answer OID equal to the one
+/// sent at its position reuses it (free for constants such as
+/// `oid::SYS_UPTIME`) instead of being decoded.
+pub(crate) fn decode_reply(
+    buf: &[u8],
+    version: Version,
+    community: &[u8],
+    id: i32,
+    sent: &[Oid],
+) -> std::result::Result<Pdu, NotOurs> {
+    match decode_reply_fast(buf, version, community, id, sent) {
+        Some(r) => r,
+        None => decode_reply_full(buf, version, community, id, sent),
+    }
+}
+
+/// A TLV cursor for the common shapes (one-byte tags, lengths below 64 KiB):
+/// `None` for anything else, and the full decoder takes over.
+struct Cur<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    #[inline]
+    fn tlv(&mut self) -> Option<(u8, &'a [u8])> {
+        let b = self.buf;
+        let p = self.pos;
+        let (&tag, &first) = (b.get(p)?, b.get(p + 1)?);
+        if tag & 0x1f == 0x1f {
+            return None;
+        }
+        let (len, start) = match first {
+            0..=0x7f => (usize::from(first), p + 2),
+            0x81 => (usize::from(*b.get(p + 2)?), p + 3),
+            0x82 => (
+                usize::from(*b.get(p + 2)?) << 8 | usize::from(*b.get(p + 3)?),
+                p + 4,
+            ),
+            _ => return None,
+        };
+        let v = b.get(start..start + len)?;
+        self.pos = start + len;
+        Some((tag, v))
+    }
+
+    #[inline]
+    fn expect(&mut self, want: u8) -> Option<&'a [u8]> {
+        match self.tlv()? {
+            (t, v) if t == want => Some(v),
+            _ => None,
+        }
+    }
+
+    fn int32(&mut self) -> Option<i32> {
+        match self.expect(tag::INTEGER)? {
+            [b] => Some(i32::from(*b as i8)),
+            v @ [first, ..] if v.len() <= 4 => Some(
+                v[1..]
+                    .iter()
+                    .fold(i32::from(*first as i8), |acc, &b| (acc << 8) | i32::from(b)),
+            ),
+            _ => None,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+}
+
+/// [`decode_reply`] for well-formed replies in the common shapes; `None`
+/// hands the datagram to the full decoder (which says what is wrong).
+fn decode_reply_fast(
+    buf: &[u8],
+    version: Version,
+    community: &[u8],
+    id: i32,
+    sent: &[Oid],
+) -> Option<std::result::Result<Pdu, NotOurs>> {
+    let mut m = Cur {
+        buf: Cur { buf, pos: 0 }.expect(tag::SEQUENCE)?,
+        pos: 0,
+    };
+    let v = match m.int32()? {
+        0 => Version::V1,
+        1 => Version::V2c,
+        _ => return None,
+    };
+    if v != version || m.expect(tag::OCTET_STRING)? != community {
+        return Some(Err(NotOurs::Other("another version or community")));
+    }
+    let (pt, pv) = m.tlv()?;
+    let kind = match PduKind::from_tag(pt) {
+        Some(k @ (PduKind::Response | PduKind::Report)) => k,
+        _ => return None,
+    };
+    let mut p = Cur { buf: pv, pos: 0 };
+    let request_id = p.int32()?;
+    if request_id != id {
+        return Some(Err(NotOurs::Other("another request-id")));
+    }
+    let error_status = p.int32()?;
+    let error_index = p.int32()?;
+    let mut list = Cur {
+        buf: p.expect(tag::SEQUENCE)?,
+        pos: 0,
+    };
+    if !p.done() || !m.done() {
+        return None;
+    }
+    let mut varbinds = Vec::with_capacity(sent.len().max(1));
+    while !list.done() {
+        let mut vb = Cur {
+            buf: list.expect(tag::SEQUENCE)?,
+            pos: 0,
+        };
+        let raw = vb.expect(tag::OID)?;
+        let oid = match sent.get(varbinds.len()) {
+            Some(o) if oid_matches(raw, o.arcs()) => o.clone(),
+            _ => Oid::new(ber::decode_oid(raw).ok()?),
+        };
+        let (t, v) = vb.tlv()?;
+        if !vb.done() {
+            return None;
+        }
+        varbinds.push(VarBind {
+            oid,
+            value: Value::from_tlv(t, v).ok()?,
+        });
+    }
+    Some(Ok(Pdu {
+        kind,
+        request_id,
+        error_status,
+        error_index,
+        varbinds,
+    }))
+}
+
+fn decode_reply_full(
+    buf: &[u8],
+    version: Version,
+    community: &[u8],
+    id: i32,
+    sent: &[Oid],
+) -> std::result::Result<Pdu, NotOurs> {
+    let bad_ = NotOurs::Malformed;
+    let mut m = Reader::new(buf).nested(tag::SEQUENCE).map_err(bad_)?;
+    let v = match m.integer().map_err(bad_)? {
+        0 => Version::V1,
+        1 => Version::V2c,
+        _ => return Err(NotOurs::Other("another version")),
+    };
+    if v != version || m.octets().map_err(bad_)? != community {
+        return Err(NotOurs::Other("another version or community"));
+    }
+    let (pt, pv) = m.tlv().map_err(bad_)?;
+    let kind = match PduKind::from_tag(pt) {
+        Some(k @ (PduKind::Response | PduKind::Report)) => k,
+        _ => return Err(NotOurs::Other("not a response")),
+    };
+    let mut p = Reader::new(pv);
+    let request_id = int32(&mut p, "request-id").map_err(bad_)?;
+    if request_id != id {
+        return Err(NotOurs::Other("another request-id"));
+    }
+    let error_status = int32(&mut p, "error-status").map_err(bad_)?;
+    let error_index = int32(&mut p, "error-index").map_err(bad_)?;
+    let decode = |p: &mut Reader<'_>| -> Result<Vec<VarBind>> {
+        let mut list = p.nested(tag::SEQUENCE)?;
+        let mut out = Vec::with_capacity(sent.len().max(1));
+        while !list.is_empty() {
+            let mut vb = list.nested(tag::SEQUENCE)?;
+            let raw = vb.expect(tag::OID)?;
+            let oid = match sent.get(out.len()) {
+                Some(o) if oid_matches(raw, o.arcs()) => o.clone(),
+                _ => Oid::new(ber::decode_oid(raw)?),
+            };
+            let value = Value::decode(&mut vb)?;
+            if !vb.is_empty() {
+                return Err(bad("extra bytes in a variable binding"));
+            }
+            out.push(VarBind { oid, value });
+        }
+        if !p.is_empty() {
+            return Err(bad("extra bytes in the PDU"));
+        }
+        Ok(out)
+    };
+    let varbinds = decode(&mut p).map_err(bad_)?;
+    Ok(Pdu {
+        kind,
+        request_id,
+        error_status,
+        error_index,
+        varbinds,
+    })
+}
+
 fn int32(r: &mut Reader<'_>, what: &str) -> Result<i32> {
     i32::try_from(r.integer()?).map_err(|_| bad(format!("{what} out of range")))
 }
@@ -1014,6 +1395,119 @@ mod tests {
         "306b02010104 0c6f70617175652d7479706573a25802041f3b7c92020100020100304a\
         3016060b2b060104018f650a0106014407 9f78043f2b851f 301a060b2b060104018f650a0106044\
         40b9f7908c0934a456d5cfaad 3014060b2b060104018f650a010605440501020304 05";
+
+    #[test]
+    fn lean_request_encoding_matches_message_encode() {
+        let oids: Vec<Oid> = [
+            "1.3.6.1.2.1.1.3.0",
+            "1.3.6.1.4.1.2011.2.23.1.3.1.1.1.56.145.213.251.116.117.1",
+            "2.999.4294967295.0.127.128.16383.16384",
+            "0.39",
+            "1.3",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let community = vec![b'c'; 300]; // long-form lengths
+        for version in [Version::V1, Version::V2c] {
+            for kind in [PduKind::Get, PduKind::GetNext, PduKind::GetBulk] {
+                for ids in [[1, 0, 0], [0x7fff_ffff, -1, 128], [-129, 255, i32::MIN]] {
+                    for n in [0, 1, 5, 40] {
+                        let list: Vec<Oid> = oids.iter().cycle().take(n).cloned().collect();
+                        for c in [&b"public"[..], &community] {
+                            let msg = Message {
+                                version,
+                                community: c.to_vec(),
+                                body: Body::Pdu(Pdu {
+                                    kind,
+                                    request_id: ids[0],
+                                    error_status: ids[1],
+                                    error_index: ids[2],
+                                    varbinds: list
+                                        .iter()
+                                        .map(|o| VarBind::new(o.clone(), Value::Null))
+                                        .collect(),
+                                }),
+                            };
+                            let mut want = Vec::new();
+                            msg.encode(&mut want);
+                            let mut got = Vec::new();
+                            encode_request(&mut got, version, c, kind, ids, &list);
+                            assert_eq!(got, want, "{version:?} {kind:?} {ids:?} {n}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lean_reply_decoding_matches_message_decode() {
+        let sent: Vec<Oid> = ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let answer = |oids: &[&str], community: &[u8], id: i32, kind: PduKind| {
+            let msg = Message {
+                version: Version::V2c,
+                community: community.to_vec(),
+                body: Body::Pdu(Pdu {
+                    kind,
+                    request_id: id,
+                    error_status: 0,
+                    error_index: 0,
+                    varbinds: oids
+                        .iter()
+                        .map(|o| VarBind::new(o.parse().unwrap(), Value::TimeTicks(7)))
+                        .collect(),
+                }),
+            };
+            let mut b = Vec::new();
+            msg.encode(&mut b);
+            (msg, b)
+        };
+        // The same OIDs (reused), other OIDs (decoded), fewer, more.
+        for oids in [
+            &["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0"][..],
+            &["1.3.6.1.2.1.1.3.1", "1.3.6.1.2.1.1.5"],
+            &["1.3.6.1.2.1.1.5.0"],
+            &[
+                "1.3.6.1.2.1.1.3.0",
+                "1.3.6.1.2.1.1.5.0",
+                "1.3.6.1.2.1.1.6.0",
+            ],
+        ] {
+            let (msg, b) = answer(oids, b"public", 42, PduKind::Response);
+            let Ok(p) = decode_reply(&b, Version::V2c, b"public", 42, &sent) else {
+                panic!()
+            };
+            assert_eq!(Body::Pdu(p), msg.body);
+        }
+        let (_, b) = answer(&["1.3.6.1.2.1.1.3.0"], b"public", 42, PduKind::Response);
+        assert!(matches!(
+            decode_reply(&b, Version::V2c, b"private", 42, &sent),
+            Err(NotOurs::Other(_))
+        ));
+        assert!(matches!(
+            decode_reply(&b, Version::V1, b"public", 42, &sent),
+            Err(NotOurs::Other(_))
+        ));
+        assert!(matches!(
+            decode_reply(&b, Version::V2c, b"public", 43, &sent),
+            Err(NotOurs::Other(_))
+        ));
+        let (_, g) = answer(&["1.3.6.1.2.1.1.3.0"], b"public", 42, PduKind::Get);
+        assert!(matches!(
+            decode_reply(&g, Version::V2c, b"public", 42, &sent),
+            Err(NotOurs::Other(_))
+        ));
+        for cut in 0..b.len() {
+            assert!(decode_reply(&b[..cut], Version::V2c, b"public", 42, &sent).is_err());
+        }
+        // Arcs that do not decode back to themselves are never matched.
+        assert!(!oid_matches(&[0x83, 0x23], &[5, 3]));
+        assert!(oid_matches(&[0x2b, 0x06], &[1, 3, 6]));
+    }
 
     #[test]
     fn opaque_float_and_double_golden() {
