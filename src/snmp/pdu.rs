@@ -790,12 +790,6 @@ fn int_bytes(v: i32) -> ([u8; 4], usize) {
     (b, skip)
 }
 
-fn push_int(out: &mut Vec<u8>, v: i32) {
-    let (b, skip) = int_bytes(v);
-    out.extend_from_slice(&[tag::INTEGER, (4 - skip) as u8]);
-    out.extend_from_slice(&b[skip..]);
-}
-
 /// Appends a v1/v2c request for `oids` (NULL values): byte for byte what
 /// [`Message::encode`] writes for the same message, in one pass without
 /// building it. Every length is written in the short form and patched at
@@ -809,66 +803,92 @@ pub(crate) fn encode_request(
     ids: [i32; 3],
     oids: &[Oid],
 ) {
-    let base = out.len();
-    if community.len() < 0x80 {
-        let version_code = match version {
-            Version::V1 => 0,
-            Version::V2c => 1,
-            Version::V3 => 3,
-        };
-        out.reserve(32 + community.len() + oids.len() * 16);
-        out.extend_from_slice(&[tag::SEQUENCE, 0, tag::INTEGER, 1, version_code]);
-        out.extend_from_slice(&[tag::OCTET_STRING, community.len() as u8]);
-        out.extend_from_slice(community);
-        let pdu_at = out.len();
-        out.extend_from_slice(&[kind.tag(), 0]);
-        for v in ids {
-            push_int(out, v);
-        }
-        let list_at = out.len();
-        out.extend_from_slice(&[tag::SEQUENCE, 0]);
-        // Each varbind is built in `vb` and appended at once (a message
-        // under 128 bytes has OIDs under 120 bytes).
-        let mut vb = [0u8; 128];
-        for o in oids {
-            let (first, rest) = oid_parts(o.arcs());
-            if rest.len() > 100 {
-                out.truncate(base);
-                return encode_request_long(out, version, community, kind, ids, oids);
-            }
-            let mut n = 4;
-            for v in std::iter::once(first).chain(rest.iter().map(|&a| u64::from(a))) {
-                if v < 0x80 && n < 120 {
-                    vb[n] = v as u8;
-                    n += 1;
-                } else if n < 110 {
-                    for k in (0..base128_len(v)).rev() {
-                        vb[n] = ((v >> (7 * k)) & 0x7f) as u8 | if k > 0 { 0x80 } else { 0 };
-                        n += 1;
-                    }
-                } else {
-                    out.truncate(base);
-                    return encode_request_long(out, version, community, kind, ids, oids);
-                }
-            }
-            vb[0] = tag::SEQUENCE;
-            vb[1] = (n - 2 + 2) as u8;
-            vb[2] = tag::OID;
-            vb[3] = (n - 4) as u8;
-            vb[n] = tag::NULL;
-            vb[n + 1] = 0;
-            out.extend_from_slice(&vb[..n + 2]);
-        }
-        let total = out.len() - base - 2;
-        if total < 0x80 {
-            out[base + 1] = total as u8;
-            out[pdu_at + 1] = (out.len() - pdu_at - 2) as u8;
-            out[list_at + 1] = (out.len() - list_at - 2) as u8;
-            return;
-        }
-        out.truncate(base);
+    if let Some((buf, n)) = encode_short(version, community, kind, ids, oids) {
+        out.extend_from_slice(&buf[..n]);
+        return;
     }
     encode_request_long(out, version, community, kind, ids, oids)
+}
+
+/// [`encode_request`]'s message in a stack buffer, when it is under 128
+/// bytes (every length then has the short form); `None` otherwise.
+fn encode_short(
+    version: Version,
+    community: &[u8],
+    kind: PduKind,
+    ids: [i32; 3],
+    oids: &[Oid],
+) -> Option<([u8; 130], usize)> {
+    let mut b = [0u8; 130];
+    let version_code = match version {
+        Version::V1 => 0,
+        Version::V2c => 1,
+        Version::V3 => 3,
+    };
+    b[..5].copy_from_slice(&[tag::SEQUENCE, 0, tag::INTEGER, 1, version_code]);
+    let mut n = 5;
+    // With at most 100 community bytes every index below stays under 130.
+    let c = community.len();
+    if c > 100 {
+        return None;
+    }
+    b[n] = tag::OCTET_STRING;
+    b[n + 1] = c as u8;
+    b[n + 2..n + 2 + c].copy_from_slice(community);
+    n += 2 + c;
+    let pdu_at = n;
+    b[n] = kind.tag();
+    n += 2;
+    for v in ids {
+        let (x, skip) = int_bytes(v);
+        let len = 4 - skip;
+        b[n] = tag::INTEGER;
+        b[n + 1] = len as u8;
+        b[n + 2..n + 2 + len].copy_from_slice(&x[skip..]);
+        n += 2 + len;
+    }
+    let list_at = n;
+    b[n] = tag::SEQUENCE;
+    n += 2;
+    for o in oids {
+        let vb_at = n;
+        if n + 4 > 124 {
+            return None;
+        }
+        b[n] = tag::SEQUENCE;
+        b[n + 2] = tag::OID;
+        n += 4;
+        let (first, rest) = oid_parts(o.arcs());
+        let mut put = |v: u64, n: &mut usize| -> Option<()> {
+            if v < 0x80 {
+                *b.get_mut(*n)? = v as u8;
+                *n += 1;
+            } else {
+                for k in (0..base128_len(v)).rev() {
+                    *b.get_mut(*n)? = ((v >> (7 * k)) & 0x7f) as u8 | if k > 0 { 0x80 } else { 0 };
+                    *n += 1;
+                }
+            }
+            Some(())
+        };
+        put(first, &mut n)?;
+        for &a in rest {
+            put(u64::from(a), &mut n)?;
+        }
+        let oid_len = n - vb_at - 4;
+        b.get_mut(n..n + 2)?.copy_from_slice(&[tag::NULL, 0]);
+        n += 2;
+        b[vb_at + 1] = (n - vb_at - 2) as u8;
+        b[vb_at + 3] = oid_len as u8;
+    }
+    let total = n - 2;
+    if total >= 0x80 {
+        return None;
+    }
+    b[1] = total as u8;
+    b[pdu_at + 1] = (n - pdu_at - 2) as u8;
+    b[list_at + 1] = (n - list_at - 2) as u8;
+    Some((b, n))
 }
 
 /// [`encode_request`] for messages of 128 bytes or more.
@@ -1414,7 +1434,15 @@ mod tests {
                 for ids in [[1, 0, 0], [0x7fff_ffff, -1, 128], [-129, 255, i32::MIN]] {
                     for n in [0, 1, 5, 40] {
                         let list: Vec<Oid> = oids.iter().cycle().take(n).cloned().collect();
-                        for c in [&b"public"[..], &community] {
+                        for c in [
+                            &b"public"[..],
+                            &community,
+                            &community[..60],
+                            &community[..75],
+                            &community[..90],
+                            &community[..100],
+                            &community[..101],
+                        ] {
                             let msg = Message {
                                 version,
                                 community: c.to_vec(),
