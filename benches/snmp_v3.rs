@@ -155,7 +155,97 @@ fn throughput(v: &mut Variant, time: Duration) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `EDGEPOOL_BENCH_CALLGRIND=<variant>:<n>`: set up one variant, run `n`
+/// GETs and exit, for `valgrind --tool=callgrind` (run twice with two `n`
+/// and subtract: the difference divided by the extra GETs is the
+/// instructions per GET, setup excluded). Variants: `edge-v2c-pool`,
+/// `edge-v2c-client`, `edge-v2c-get-one`, `edge-v3-pool`, `edge-v3-client`,
+/// `snmp2-v2c`, `snmp2-v3`. The agent is `$EDGEPOOL_BENCH_AGENT` (started
+/// once outside valgrind: tests/common's v3 users) or a fresh snmpd.
+fn callgrind(spec: &str) {
+    let (name, n) = spec.split_once(':').expect("variant:n");
+    let n: u64 = n.parse().expect("n");
+    let server = std::env::var("EDGEPOOL_BENCH_AGENT")
+        .is_err()
+        .then(|| SnmpServer::start_v3(""));
+    let addr = std::env::var("EDGEPOOL_BENCH_AGENT")
+        .unwrap_or_else(|_| server.as_ref().map(|s| s.addr()).unwrap_or_default());
+    let v2 = || {
+        Config::new(addr.as_str())
+            .community("public")
+            .timeout(Duration::from_secs(2))
+    };
+    let oid2 = snmp2::Oid::from(&SYS_UPTIME_ARCS).expect("snmp2 OID");
+    match name {
+        "edge-v2c-pool" | "edge-v3-pool" => {
+            let cfg = if name == "edge-v2c-pool" {
+                v2()
+            } else {
+                v3_config(&addr)
+            };
+            let pool = Pool::builder()
+                .max_size(1)
+                .build(Manager::new(cfg))
+                .expect("pool");
+            for _ in 0..n {
+                check(&pool.execute(|c| c.get(&[oid::SYS_UPTIME])).expect("GET"));
+            }
+        }
+        "edge-v2c-client" | "edge-v3-client" => {
+            let cfg = if name == "edge-v2c-client" {
+                v2()
+            } else {
+                v3_config(&addr)
+            };
+            let mut c = Client::connect(&cfg).expect("client");
+            for _ in 0..n {
+                check(&c.get(&[oid::SYS_UPTIME]).expect("GET"));
+            }
+        }
+        "edge-v2c-get-one" => {
+            let mut c = Client::connect(&v2()).expect("client");
+            for _ in 0..n {
+                let v = c.get_one(&oid::SYS_UPTIME).expect("GET");
+                assert!(matches!(v, Value::TimeTicks(_)));
+            }
+        }
+        "snmp2-v2c" => {
+            let mut s = snmp2::SyncSession::new_v2c(
+                addr.as_str(),
+                b"public",
+                Some(Duration::from_secs(2)),
+                1,
+            )
+            .expect("snmp2 session");
+            for _ in 0..n {
+                let mut pdu = s.get(&oid2).expect("snmp2 GET");
+                assert!(matches!(
+                    pdu.varbinds.next(),
+                    Some((_, snmp2::Value::Timeticks(_)))
+                ));
+            }
+        }
+        "snmp2-v3" => {
+            let Variant::Snmp2(mut s) = variants(&addr).pop().expect("snmp2").1 else {
+                unreachable!()
+            };
+            for _ in 0..n {
+                let mut pdu = s.get(&oid2).expect("snmp2 GET");
+                assert!(matches!(
+                    pdu.varbinds.next(),
+                    Some((_, snmp2::Value::Timeticks(_)))
+                ));
+            }
+        }
+        other => panic!("unknown variant {other}"),
+    }
+    drop(server);
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("EDGEPOOL_BENCH_CALLGRIND") {
+        return callgrind(&spec);
+    }
     let bench = std::env::args().any(|a| a == "--bench");
     let rounds = if bench {
         env_u64("EDGEPOOL_BENCH_ROUNDS", 5).max(1) as usize

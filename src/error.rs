@@ -110,10 +110,21 @@ pub enum Error {
     /// holding bytes nobody asked for).
     #[error("unhealthy connection: {0}")]
     Unhealthy(String),
-    /// The peer sent bytes that break the protocol (malformed, too large, or
-    /// an unexpected reply). The connection is out of step and is discarded.
+    /// The peer sent bytes that break the protocol (malformed framing, too
+    /// large, an answer to another request): the stream is out of step, so
+    /// the connection is discarded.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The peer's answer was whole and in step, but its content is not what
+    /// edgepool can use (a record too short, an empty answer, a value of the
+    /// wrong kind). The connection stays usable.
+    ///
+    /// ```
+    /// let e = edgepool::Error::UnexpectedAnswer("S7: SZL 0x0011 holds no identification record".into());
+    /// assert!(!e.is_transport());
+    /// ```
+    #[error("unexpected answer: {0}")]
+    UnexpectedAnswer(String),
     /// The server refused the credentials (or the user lacks the rights to
     /// log in). Retrying will not help.
     #[error("authentication failed: {0}")]
@@ -145,12 +156,16 @@ fn pool_timeout_message(waited: Duration, last_error: Option<&str>) -> String {
 
 impl Error {
     /// True when the error means the connection is no longer usable: an I/O
-    /// error, a timeout, a TLS failure or a failed probe. The pool discards such
-    /// connections; protocol-level errors (a server's error reply) keep them.
+    /// error, a timeout, a TLS failure, a failed probe, or a stream out of
+    /// step ([`Error::Protocol`]). The pool discards such connections; errors
+    /// in a well-framed answer (a server's error reply, an
+    /// [`Error::UnexpectedAnswer`]) keep them.
     ///
     /// ```
     /// use edgepool::{Error, Phase};
     /// assert!(Error::Timeout(Phase::Read).is_transport());
+    /// assert!(Error::Protocol("answer for request 7 while waiting for 8".into()).is_transport());
+    /// assert!(!Error::UnexpectedAnswer("empty read answer".into()).is_transport());
     /// assert!(!Error::Closed.is_transport());
     /// ```
     pub fn is_transport(&self) -> bool {
@@ -165,6 +180,7 @@ impl Error {
             | Error::Closed
             | Error::Config(_)
             | Error::Auth(_)
+            | Error::UnexpectedAnswer(_)
             | Error::Redis(_) => false,
             #[cfg(feature = "s7")]
             Error::S7(_) => false,

@@ -553,3 +553,98 @@ fn multi_part_szl_answers_are_joined() {
     assert_eq!(szl.records().count(), 3);
     peer.join().unwrap();
 }
+
+/// An SZL answer (one part, the last) with the request's PDU reference
+/// filled in by `send_pdu`.
+fn szl_answer(id: u16, record_len: u16, records: &[Vec<u8>]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    payload.extend_from_slice(&id.to_be_bytes());
+    payload.extend_from_slice(&[0, 0]);
+    payload.extend_from_slice(&record_len.to_be_bytes());
+    payload.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    for r in records {
+        payload.extend_from_slice(r);
+    }
+    let mut data = vec![0xff, 0x09];
+    data.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    data.extend_from_slice(&payload);
+    let mut pdu = vec![0x32, 0x07, 0, 0, 0, 0, 0, 12];
+    pdu.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    pdu.extend_from_slice(&hex("000112081284010000000000"));
+    pdu.extend_from_slice(&data);
+    pdu
+}
+
+/// An identification record of SZL 0x0011: index, MLFB, then `tail`.
+fn ident(index: u16, mlfb: &str, tail: &[u8]) -> Vec<u8> {
+    let mut r = index.to_be_bytes().to_vec();
+    r.extend_from_slice(format!("{mlfb:<20}").as_bytes());
+    r.extend_from_slice(tail);
+    r
+}
+
+/// The read answer for DB1.DBB0, 4 bytes: 1 2 3 4.
+const READ_ANSWER: &str = "3203000000000002000800000401ff04002001020304";
+
+#[test]
+fn short_identification_records_and_unusable_answers_keep_the_connection() {
+    let (addr, peer) = scripted_peer(|mut s| {
+        // python-snap7 3.x's server: 26-byte records (real CPUs: 28).
+        let req = read_frame(&mut s).unwrap();
+        let short = [
+            ident(1, "6ES7 315-2EH14-0AB0", &[0, 0, 0, 0]),
+            ident(7, "", &[0, 0, 0, 0]),
+        ];
+        send_pdu(&mut s, &req, szl_answer(0x0011, 26, &short));
+        // Records too short to hold an order code: unusable, but whole.
+        let req = read_frame(&mut s).unwrap();
+        send_pdu(&mut s, &req, szl_answer(0x0011, 10, &[vec![0; 10]]));
+        // A read answer with no item in it: whole, unusable.
+        let req = read_frame(&mut s).unwrap();
+        send_pdu(&mut s, &req, hex("3203000000000002000000000401"));
+        // Still in step: a normal read works on the same connection.
+        let req = read_frame(&mut s).unwrap();
+        send_pdu(&mut s, &req, hex(READ_ANSWER));
+        let _ = read_frame(&mut s);
+    });
+    let mut plc = Client::connect(&quick(&addr)).unwrap();
+    let oc = plc.order_code().unwrap();
+    assert_eq!(oc.code, "6ES7 315-2EH14-0AB0");
+    assert_eq!(
+        oc.firmware, None,
+        "a 26-byte record holds no firmware version"
+    );
+    let err = plc.order_code().unwrap_err();
+    assert!(
+        matches!(&err, Error::UnexpectedAnswer(m) if m.contains("identification")),
+        "{err}"
+    );
+    assert!(!err.is_transport());
+    let err = plc.read_db(1, 0, 4).unwrap_err();
+    assert!(matches!(&err, Error::UnexpectedAnswer(_)), "{err}");
+    assert!(!plc.is_broken());
+    assert_eq!(plc.read_db(1, 0, 4).unwrap(), [1, 2, 3, 4]);
+    drop(plc);
+    peer.join().unwrap();
+}
+
+#[test]
+fn an_answer_to_another_request_is_out_of_step_and_breaks_the_client() {
+    let (addr, peer) = scripted_peer(|mut s| {
+        let req = read_frame(&mut s).unwrap();
+        let mut other = req.clone();
+        other[4] ^= 0x55; // another PDU reference
+        send_pdu(&mut s, &other, hex(READ_ANSWER));
+        let _ = read_frame(&mut s);
+    });
+    let mut plc = Client::connect(&quick(&addr)).unwrap();
+    let err = plc.read_db(1, 0, 4).unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol(m) if m.contains("while waiting")),
+        "{err}"
+    );
+    assert!(err.is_transport());
+    assert!(plc.is_broken());
+    drop(plc);
+    peer.join().unwrap();
+}

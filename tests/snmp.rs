@@ -223,7 +223,13 @@ fn a_wrong_community_times_out_within_timeout_times_attempts() {
     let start = Instant::now();
     let err = c.get(&[oid::SYS_UPTIME]).unwrap_err();
     let took = start.elapsed();
-    assert!(matches!(err, Error::Timeout(_)), "{err}");
+    assert!(err.is_timeout() && err.is_transport(), "{err}");
+    // Agents drop a wrong community silently: the message says it may be that.
+    let msg = err.to_string();
+    assert!(
+        msg.contains("community is wrong") && msg.contains("3 tries"),
+        "{msg}"
+    );
     assert!(
         took >= Duration::from_millis(590) && took < Duration::from_millis(900),
         "{took:?}"
@@ -280,7 +286,9 @@ fn a_late_reply_does_not_break_the_next_request() {
         .timeout(Duration::from_millis(250))
         .retries(0);
     let mut c = Client::connect(&config).unwrap();
-    assert!(matches!(c.get(&[oid::SYS_DESCR]), Err(Error::Timeout(_))));
+    // The agent never answered this client yet: a timeout that names the
+    // community as a possible cause.
+    assert!(matches!(c.get(&[oid::SYS_DESCR]), Err(e) if e.is_timeout()));
     // The late sysDescr reply lands while this request waits: it is dropped.
     let r = c.get(&[oid::SYS_LOCATION]).unwrap();
     assert_eq!(r[0].oid, oid::SYS_LOCATION);

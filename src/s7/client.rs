@@ -153,9 +153,11 @@ impl Szl {
 
 /// A blocking S7 connection (ISO-on-TCP, port 102). Every call is bounded by
 /// the config's `timeout`. A PLC's refusal (an item out of range, an
-/// unknown SZL) becomes [`Error::S7`] and leaves the connection usable; an
-/// I/O error, a timeout or a malformed answer marks it broken (a pool then
-/// discards it).
+/// unknown SZL) becomes [`Error::S7`] and a whole answer whose content is
+/// unusable becomes [`Error::UnexpectedAnswer`]; both leave the connection
+/// usable. An I/O error, a timeout or a stream out of step (malformed
+/// framing, an answer to another request: [`Error::Protocol`]) marks it
+/// broken (a pool then discards it).
 ///
 /// Reads and writes larger than the negotiated PDU are split into several
 /// requests; multi-item calls are packed into as few requests as the PDU
@@ -367,7 +369,7 @@ impl Client {
                         Ok(())
                     }
                     Some(Err(code)) => Err(item_error(item, *code)),
-                    None => Err(Error::Protocol("S7: empty read answer".into())),
+                    None => Err(Error::UnexpectedAnswer("S7: empty read answer".into())),
                 }
             })?;
             done += n;
@@ -407,7 +409,7 @@ impl Client {
                 match pdu::decode_write(&m, 1)?.first() {
                     Some(Ok(())) => Ok(()),
                     Some(Err(code)) => Err(item_error(item, *code)),
-                    None => Err(Error::Protocol("S7: empty write answer".into())),
+                    None => Err(Error::UnexpectedAnswer("S7: empty write answer".into())),
                 }
             })?;
             done += n;
@@ -451,7 +453,7 @@ impl Client {
         match self.read_multi(&[item])?.pop() {
             Some(Ok(v)) => Ok(v.first().is_some_and(|b| b & 1 != 0)),
             Some(Err(e)) => Err(Error::S7(e)),
-            None => Err(Error::Protocol("S7: empty read answer".into())),
+            None => Err(Error::UnexpectedAnswer("S7: empty read answer".into())),
         }
     }
 
@@ -475,7 +477,7 @@ impl Client {
         match self.write_multi(&[(item, &[u8::from(value)])])?.pop() {
             Some(Ok(())) => Ok(()),
             Some(Err(e)) => Err(Error::S7(e)),
-            None => Err(Error::Protocol("S7: empty write answer".into())),
+            None => Err(Error::UnexpectedAnswer("S7: empty write answer".into())),
         }
     }
 
@@ -678,25 +680,27 @@ impl Client {
                         record_count: h.record_count,
                         data: Vec::new(),
                     }),
-                    (None, None) => return Err(Error::Protocol("S7: SZL without header".into())),
+                    (None, None) => {
+                        return Err(Error::UnexpectedAnswer("S7: SZL without header".into()))
+                    }
                 };
                 if list.data.len() + part.data.len() > MAX_SZL {
-                    return Err(Error::Protocol(format!(
+                    return Err(Error::UnexpectedAnswer(format!(
                         "S7: SZL {id:#06x} is larger than {MAX_SZL} bytes"
                     )));
                 }
                 list.data.extend_from_slice(part.data);
                 if part.last {
-                    return szl.ok_or_else(|| Error::Protocol("S7: empty SZL".into()));
+                    return szl.ok_or_else(|| Error::UnexpectedAnswer("S7: empty SZL".into()));
                 }
                 if !first && part.data.is_empty() {
-                    return Err(Error::Protocol(
+                    return Err(Error::UnexpectedAnswer(
                         "S7: an empty SZL part that is not the last".into(),
                     ));
                 }
                 seq = part.seq;
             }
-            Err(Error::Protocol(format!(
+            Err(Error::UnexpectedAnswer(format!(
                 "S7: SZL {id:#06x} in more than {MAX_SZL_PARTS} parts"
             )))
         })
@@ -731,22 +735,26 @@ impl Client {
         let szl = self.read_szl(0x0011, 0)?;
         let mut code = None;
         let mut firmware = None;
+        // A record is index (2), MLFB (20), BGTyp (2), Ausbg (2), Ausbe (2)
+        // = 28 bytes on real CPUs; some servers send shorter ones (26 bytes
+        // from python-snap7 3.x): the code needs the first 22, the firmware
+        // (Ausbe of record 7) all 28.
         for r in szl.records() {
-            if r.len() < 28 {
-                break;
-            }
-            let index = u16::from_be_bytes([r[0], r[1]]);
+            let (Some(index), Some(mlfb)) = (r.get(..2), r.get(2..22)) else {
+                continue;
+            };
+            let index = u16::from_be_bytes([index[0], index[1]]);
             if code.is_none() || index == 0x0001 {
-                let mlfb = String::from_utf8_lossy(&r[2..22]);
+                let mlfb = String::from_utf8_lossy(mlfb);
                 code = Some(mlfb.trim_end_matches([' ', '\0']).to_owned());
             }
-            if index == 0x0007 {
-                firmware = Some((r[25], r[26], r[27]));
+            if let (0x0007, Some(&[a, b, c])) = (index, r.get(25..28)) {
+                firmware = Some((a, b, c));
             }
         }
         match code {
             Some(code) => Ok(OrderCode { code, firmware }),
-            None => Err(Error::Protocol(
+            None => Err(Error::UnexpectedAnswer(
                 "S7: SZL 0x0011 holds no identification record".into(),
             )),
         }

@@ -300,8 +300,14 @@ fn plural_suffix(f: &mut fmt::Formatter<'_>, n: u16, what: &str) -> fmt::Result 
     write!(f, " ({n} {what}{s})")
 }
 
+/// A header that does not hold together: the stream is out of step.
 fn bad(msg: impl Into<String>) -> Error {
     Error::Protocol(format!("S7: {}", msg.into()))
+}
+
+/// A whole answer whose content is unusable: the connection stays in step.
+fn unusable(msg: impl Into<String>) -> Error {
+    Error::UnexpectedAnswer(format!("S7: {}", msg.into()))
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -422,7 +428,7 @@ pub fn encode_setup(pdu_ref: u16, pdu_size: u16, out: &mut Vec<u8>) {
 
 fn check_ack(m: &Message<'_>, what: &'static str) -> Result<()> {
     if m.rosctr != ACK_DATA && m.rosctr != ACK {
-        return Err(bad(format!(
+        return Err(unusable(format!(
             "message type {:#04x} in answer to {what}",
             m.rosctr
         )));
@@ -450,7 +456,7 @@ pub fn decode_setup(m: &Message<'_>) -> Result<u16> {
     check_ack(m, "setup communication")?;
     match m.params {
         [FN_SETUP, _, _, _, _, _, s0, s1, ..] => Ok(u16::from_be_bytes([*s0, *s1])),
-        _ => Err(bad("malformed setup communication answer")),
+        _ => Err(unusable("malformed setup communication answer")),
     }
 }
 
@@ -528,13 +534,13 @@ pub fn decode_read<'a>(m: &Message<'a>, items: &[Item]) -> Result<Vec<ItemResult
     check_ack(m, "read")?;
     match m.params {
         [FN_READ, n] if usize::from(*n) == items.len() => {}
-        _ => return Err(bad("malformed read answer parameters")),
+        _ => return Err(unusable("malformed read answer parameters")),
     }
     let mut out = Vec::with_capacity(items.len());
     let mut d = m.data;
     for (i, item) in items.iter().enumerate() {
         let [rc, ts, l0, l1, rest @ ..] = d else {
-            return Err(bad(format!("read answer truncated at item {}", i + 1)));
+            return Err(unusable(format!("read answer truncated at item {}", i + 1)));
         };
         if *rc != OK {
             // Snap7 announces 4 bytes here, a real CPU 0; neither sends data.
@@ -547,16 +553,16 @@ pub fn decode_read<'a>(m: &Message<'a>, items: &[Item]) -> Result<Vec<ItemResult
             0x03 => len.div_ceil(8),   // bit: length in bits
             0x04 | 0x05 => len / 8,    // byte/word/dword, integer: in bits
             0x06 | 0x07 | 0x09 => len, // dinteger, real, octet string: in bytes
-            other => return Err(bad(format!("unknown transport size {other:#04x}"))),
+            other => return Err(unusable(format!("unknown transport size {other:#04x}"))),
         };
         if bytes != item.byte_len() {
-            return Err(bad(format!(
+            return Err(unusable(format!(
                 "{item}: {bytes} bytes in the answer, {} requested",
                 item.byte_len()
             )));
         }
         let Some(data) = rest.get(..bytes) else {
-            return Err(bad(format!("{item}: answer truncated")));
+            return Err(unusable(format!("{item}: answer truncated")));
         };
         out.push(Ok(data));
         let last = i + 1 == items.len();
@@ -630,10 +636,10 @@ pub fn decode_write(
     check_ack(m, "write")?;
     match m.params {
         [FN_WRITE, n] if usize::from(*n) == count => {}
-        _ => return Err(bad("malformed write answer parameters")),
+        _ => return Err(unusable("malformed write answer parameters")),
     }
     if m.data.len() != count {
-        return Err(bad(format!(
+        return Err(unusable(format!(
             "{} return codes for {count} written items",
             m.data.len()
         )));
@@ -738,7 +744,7 @@ pub struct SzlHeader {
 /// ```
 pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Result<SzlPart<'a>> {
     if m.rosctr != USERDATA {
-        return Err(bad(format!(
+        return Err(unusable(format!(
             "message type {:#04x} in answer to an SZL read",
             m.rosctr
         )));
@@ -747,7 +753,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
     // 00 01 12 | length 8 | 12 | type+group 0x84 | subfunction 01 | seq |
     // data unit ref | last data unit | error code (2)
     if p.len() < 12 || p[..3] != [0x00, 0x01, 0x12] || p[5] & 0x0f != 0x04 || p[6] != 0x01 {
-        return Err(bad("malformed SZL answer parameters"));
+        return Err(unusable("malformed SZL answer parameters"));
     }
     let seq = p[7];
     let last = p[9] == 0;
@@ -764,7 +770,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
         return if error != 0 {
             Err(refused(0))
         } else {
-            Err(bad("SZL answer without data"))
+            Err(unusable("SZL answer without data"))
         };
     };
     if error != 0 || *rc != OK {
@@ -772,7 +778,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
     }
     let len = usize::from(u16::from_be_bytes([*l0, *l1]));
     let Some(payload) = rest.get(..len) else {
-        return Err(bad("SZL answer shorter than its length field"));
+        return Err(unusable("SZL answer shorter than its length field"));
     };
     if !first {
         return Ok(SzlPart {
@@ -783,7 +789,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
         });
     }
     if payload.len() < 8 {
-        return Err(bad("SZL answer without its header"));
+        return Err(unusable("SZL answer without its header"));
     }
     let header = SzlHeader {
         id: be16(payload, 0),
@@ -946,13 +952,13 @@ mod tests {
     }
 
     #[test]
-    fn wrong_answers_are_protocol_errors() {
+    fn wrong_answers_are_unexpected_answers() {
         // Fewer bytes than requested.
         let read = s7(READ_S);
         let m = parse(&read).unwrap();
         assert!(matches!(
             decode_read(&m, &[Item::db(1, 0, 15)]),
-            Err(Error::Protocol(_))
+            Err(Error::UnexpectedAnswer(_))
         ));
         // Wrong item count.
         assert!(decode_read(&m, &[Item::db(1, 0, 8), Item::db(1, 8, 8)]).is_err());

@@ -1,7 +1,7 @@
 //! [`Config`] and [`Client`]: a blocking SNMP v1/v2c/v3 client over a
 //! connected UDP socket.
 
-use super::pdu::{oid, Body, Message, Oid, Pdu, PduKind, Value, VarBind, Version};
+use super::pdu::{self, oid, Body, Message, NotOurs, Oid, Pdu, PduKind, Value, VarBind, Version};
 use super::session::{Incoming, Session, UsmCache};
 use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
@@ -212,6 +212,15 @@ fn has_port(t: &str) -> bool {
 /// goes on, so a reply that arrives after its timeout never confuses the next
 /// request. An agent's error-status becomes [`Error::Snmp`].
 ///
+/// When every try times out the error is a timeout ([`Error::is_timeout`]):
+/// [`Error::Timeout`] once the agent has answered this client, and before
+/// that (v1/v2c) an [`Error::Io`] of kind `TimedOut` whose message says the
+/// community may be wrong, since agents drop such requests without a word.
+/// SNMPv3 authPriv requests the agent never answers after it answered
+/// discovery end after the first timeout with
+/// [`SnmpError::NoReplyToEncrypted`] (retries cannot help a wrong privacy
+/// password).
+///
 /// ```no_run
 /// use edgepool::snmp::{oid, Client, Config};
 /// let mut c = Client::connect(&Config::new("udp://127.0.0.1:161"))?;
@@ -229,6 +238,9 @@ pub struct Client {
     next_id: u32,
     read_timeout: Option<Duration>,
     broken: bool,
+    /// The agent answered a request of this client at least once (so a
+    /// later timeout is not a wrong community).
+    answered: bool,
     /// SNMPv3: the USM session (keys, engine, clock).
     usm: Option<Box<Session>>,
 }
@@ -288,6 +300,7 @@ impl Client {
             next_id: (random_u64() as u32) & 0x7fff_ffff,
             read_timeout: None,
             broken: false,
+            answered: false,
             usm,
         })
     }
@@ -312,7 +325,26 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn get(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>> {
-        self.simple(PduKind::Get, nulls(oids))
+        self.simple(PduKind::Get, Req::Oids(oids))
+    }
+
+    /// GET of one object: its value (v2c: `NoSuchObject`/`NoSuchInstance`
+    /// when missing; v1: a `noSuchName` error), without building a `Vec`.
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let up = c.get_one(&edgepool::snmp::oid::SYS_UPTIME)?;
+    /// println!("{up}");
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_one(&mut self, oid: &Oid) -> Result<Value> {
+        let mut vbs = self.get(std::slice::from_ref(oid))?;
+        match vbs.pop() {
+            Some(vb) if vbs.is_empty() => Ok(vb.value),
+            _ => Err(Error::UnexpectedAnswer(
+                "SNMP: a GET of one object answered with another number of values".into(),
+            )),
+        }
     }
 
     /// GETNEXT: the next object after each of `oids`.
@@ -323,7 +355,7 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn get_next(&mut self, oids: &[Oid]) -> Result<Vec<VarBind>> {
-        self.simple(PduKind::GetNext, nulls(oids))
+        self.simple(PduKind::GetNext, Req::Oids(oids))
     }
 
     /// GETBULK (v2c): GETNEXT once for the first `non_repeaters` OIDs and up
@@ -351,12 +383,12 @@ impl Client {
         loop {
             let pdu = self.exchange(
                 PduKind::GetBulk,
-                nulls(oids),
+                Req::Oids(oids),
                 non_rep,
                 reps,
                 self.config.retries,
             )?;
-            match status(&pdu, &[]) {
+            match status(&pdu, Req::Oids(&[])) {
                 Err(Error::Snmp(SnmpError::Agent {
                     status: ErrorStatus::TooBig,
                     ..
@@ -378,22 +410,62 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn set(&mut self, varbinds: &[VarBind]) -> Result<Vec<VarBind>> {
-        self.simple(PduKind::Set, varbinds.to_vec())
+        self.simple(PduKind::Set, Req::Binds(varbinds))
     }
 
-    /// Every object under `root`, in order: GETBULK on v2c, GETNEXT on v1.
-    /// Stops at the end of the subtree, at `endOfMibView` (v1: `noSuchName`),
-    /// and at an OID that does not increase (a broken agent would loop).
+    /// Every object under `root`: GETBULK on v2c/v3, GETNEXT on v1.
+    ///
+    /// Ends at the end of the subtree, at `endOfMibView` (v1: `noSuchName`).
+    /// Rows come in the agent's order: some agents answer rows out of order
+    /// inside one GETBULK answer, and such rows are kept as long as each is
+    /// past the OID the request asked from and inside the subtree (the next
+    /// request asks from the answer's last row, so the walk cannot loop).
+    /// An answer row that is not past the requested OID would make the walk
+    /// loop: the walk stops with [`SnmpError::WalkNotIncreasing`], which says
+    /// where and carries the rows read so far. So `Ok` always means the whole
+    /// subtree.
+    ///
+    /// net-snmp's `snmpwalk`/`snmpbulkwalk` stop at the same point with
+    /// "Error: OID not increasing" (their `-Cc` turns the check off and may
+    /// loop forever on such an agent; edgepool has no such switch).
     ///
     /// ```no_run
+    /// use edgepool::{snmp::SnmpError, Error};
     /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
-    /// for vb in c.walk(&edgepool::snmp::oid::SYSTEM)? {
-    ///     println!("{vb}");
+    /// match c.walk(&edgepool::snmp::oid::SYSTEM) {
+    ///     Ok(rows) => println!("{} rows", rows.len()),
+    ///     Err(Error::Snmp(SnmpError::WalkNotIncreasing(t))) => {
+    ///         println!("{t}; {} rows read before", t.rows.len())
+    ///     }
+    ///     Err(e) => return Err(e),
     /// }
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn walk(&mut self, root: &Oid) -> Result<Vec<VarBind>> {
         let mut out = Vec::new();
+        match self.walk_into(root, &mut out) {
+            Ok(()) => Ok(out),
+            Err(Error::Snmp(SnmpError::WalkNotIncreasing(mut t))) => {
+                t.rows = out;
+                Err(Error::Snmp(SnmpError::WalkNotIncreasing(t)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Client::walk`] appending to `out`: the rows read before any error
+    /// (a timeout half-way, an OID not increasing) stay in `out`. The
+    /// [`TruncatedWalk`](super::TruncatedWalk) of an error from here carries
+    /// no rows (they are in `out`).
+    ///
+    /// ```no_run
+    /// # let mut c = edgepool::snmp::Client::connect(&Default::default())?;
+    /// let mut rows = Vec::new();
+    /// let done = c.walk_into(&edgepool::snmp::oid::SYSTEM, &mut rows);
+    /// println!("{} rows, complete: {}", rows.len(), done.is_ok());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn walk_into(&mut self, root: &Oid, out: &mut Vec<VarBind>) -> Result<()> {
         let mut cur = root.clone();
         loop {
             let batch = if self.config.version == Version::V1 {
@@ -401,28 +473,36 @@ impl Client {
                     Err(Error::Snmp(SnmpError::Agent {
                         status: ErrorStatus::NoSuchName,
                         ..
-                    })) => return Ok(out),
+                    })) => return Ok(()),
                     r => r?,
                 }
             } else {
                 self.get_bulk(0, self.config.max_repetitions, std::slice::from_ref(&cur))?
             };
             if batch.is_empty() {
-                return Ok(out);
+                return Ok(());
             }
+            let mut last = None;
             for vb in batch {
                 if vb.value == Value::EndOfMibView || !vb.oid.starts_with(root) {
-                    return Ok(out);
+                    return Ok(());
                 }
                 if vb.oid <= cur {
-                    log::warn!(
-                        "SNMP walk of {root} stopped: {} does not follow {cur}",
-                        vb.oid
-                    );
-                    return Ok(out);
+                    return Err(Error::Snmp(SnmpError::WalkNotIncreasing(Box::new(
+                        super::TruncatedWalk {
+                            root: root.clone(),
+                            requested: cur,
+                            got: vb.oid,
+                            rows: Vec::new(),
+                        },
+                    ))));
                 }
-                cur = vb.oid.clone();
+                last = Some(out.len());
                 out.push(vb);
+            }
+            match last {
+                Some(i) => cur = out[i].oid.clone(),
+                None => return Ok(()),
             }
         }
     }
@@ -439,9 +519,9 @@ impl Client {
         self.broken
     }
 
-    fn simple(&mut self, kind: PduKind, varbinds: Vec<VarBind>) -> Result<Vec<VarBind>> {
-        let pdu = self.exchange(kind, varbinds.clone(), 0, 0, self.config.retries)?;
-        status(&pdu, &varbinds)?;
+    fn simple(&mut self, kind: PduKind, req: Req<'_>) -> Result<Vec<VarBind>> {
+        let pdu = self.exchange(kind, req, 0, 0, self.config.retries)?;
+        status(&pdu, req)?;
         Ok(pdu.varbinds)
     }
 
@@ -450,7 +530,7 @@ impl Client {
     fn exchange(
         &mut self,
         kind: PduKind,
-        varbinds: Vec<VarBind>,
+        req: Req<'_>,
         e_status: i32,
         e_index: i32,
         retries: u32,
@@ -461,15 +541,16 @@ impl Client {
                 "the SNMP socket is broken",
             )));
         }
-        let mut msg = Message {
-            version: self.config.version,
-            community: self.config.community.as_bytes().to_vec(),
-            body: Body::Pdu(Pdu {
+        // v1/v2c GET/GETNEXT/GETBULK are encoded straight from the borrowed
+        // OIDs; SNMPv3 and SET build the PDU once.
+        let mut pdu = match (&self.usm, req) {
+            (None, Req::Oids(_)) => None,
+            _ => Some(Pdu {
                 kind,
                 request_id: 0,
                 error_status: e_status,
                 error_index: e_index,
-                varbinds,
+                varbinds: req.varbinds(),
             }),
         };
         let mut refused = false;
@@ -483,13 +564,35 @@ impl Client {
         while attempt <= u64::from(retries) {
             attempt += 1;
             let id = self.next_request_id();
-            if let Body::Pdu(p) = &mut msg.body {
-                p.request_id = id;
-            }
             self.out.clear();
-            match (&mut self.usm, &msg.body) {
-                (Some(usm), Body::Pdu(p)) => usm.encode(p, &mut self.out),
-                _ => msg.encode(&mut self.out),
+            match (&mut self.usm, &mut pdu, req) {
+                (Some(usm), Some(p), _) => {
+                    p.request_id = id;
+                    usm.encode(p, &mut self.out)
+                }
+                (None, Some(p), _) => {
+                    p.request_id = id;
+                    encode_message(&self.config, p, &mut self.out)
+                }
+                (_, None, Req::Oids(oids)) => pdu::encode_request(
+                    &mut self.out,
+                    self.config.version,
+                    self.config.community.as_bytes(),
+                    kind,
+                    [id, e_status, e_index],
+                    oids,
+                ),
+                (_, None, Req::Binds(b)) => {
+                    // Not reached: SET always builds its PDU above.
+                    let p = Pdu {
+                        kind,
+                        request_id: id,
+                        error_status: e_status,
+                        error_index: e_index,
+                        varbinds: b.to_vec(),
+                    };
+                    encode_message(&self.config, &p, &mut self.out)
+                }
             }
             match self.socket.send(&self.out) {
                 Ok(_) => {}
@@ -502,11 +605,22 @@ impl Client {
                     return Err(Error::from_io(e, Phase::Write));
                 }
             }
-            match self.wait_for(id)? {
-                Wait::Reply(pdu) => return Ok(pdu),
+            let sent = match req {
+                Req::Oids(o) => o,
+                Req::Binds(_) => &[],
+            };
+            match self.wait_for(id, sent)? {
+                Wait::Reply(pdu) => {
+                    self.answered = true;
+                    return Ok(pdu);
+                }
                 Wait::Again if again < MAX_AGAIN => {
                     again += 1;
                     attempt -= 1;
+                }
+                // A wrong privacy password: retries cannot help, say so now.
+                Wait::TimedOut if self.usm.as_ref().is_some_and(|u| u.encrypted_unanswered()) => {
+                    break
                 }
                 Wait::Again | Wait::TimedOut => {}
                 Wait::Refused => refused = true,
@@ -521,10 +635,23 @@ impl Client {
         if let Some(e) = self.usm.as_mut().and_then(|u| u.timed_out()) {
             return Err(Error::Snmp(e));
         }
+        if self.usm.is_none() && !self.answered {
+            // v1/v2c agents drop requests with an unknown community without
+            // a word: from here that looks like an agent that is not there.
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no reply from {} in {attempt} tries of {:?}: the agent is down \
+                     or unreachable, or the community is wrong (agents silently drop \
+                     requests with a community they do not know)",
+                    self.peer, self.config.timeout
+                ),
+            )));
+        }
         Err(Error::Timeout(Phase::Read))
     }
 
-    fn wait_for(&mut self, id: i32) -> Result<Wait> {
+    fn wait_for(&mut self, id: i32, sent: &[Oid]) -> Result<Wait> {
         let deadline = Instant::now() + self.config.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -566,34 +693,20 @@ impl Client {
                 }
                 continue;
             }
-            match Message::decode(&self.recv[..n]) {
-                Ok(Some((m, _))) => {
-                    if m.version != self.config.version
-                        || m.community != self.config.community.as_bytes()
-                    {
-                        log::debug!(
-                            "SNMP: dropped a datagram from {} for another version or community",
-                            self.peer
-                        );
-                        continue;
-                    }
-                    match m.body {
-                        Body::Pdu(p)
-                            if p.request_id == id
-                                && matches!(p.kind, PduKind::Response | PduKind::Report) =>
-                        {
-                            return Ok(Wait::Reply(p));
-                        }
-                        Body::Pdu(p) => {
-                            log::debug!("SNMP: dropped a {:?} with request-id {} from {} (waiting for {id})", p.kind, p.request_id, self.peer);
-                        }
-                        Body::TrapV1(_) => {
-                            log::debug!("SNMP: dropped a v1 trap from {}", self.peer)
-                        }
-                    }
+            match pdu::decode_reply(
+                &self.recv[..n],
+                self.config.version,
+                self.config.community.as_bytes(),
+                id,
+                sent,
+            ) {
+                Ok(p) => return Ok(Wait::Reply(p)),
+                Err(NotOurs::Other(why)) => {
+                    log::debug!("SNMP: dropped a datagram from {} ({why})", self.peer)
                 }
-                Ok(None) => log::debug!("SNMP: dropped a truncated datagram from {}", self.peer),
-                Err(e) => log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer),
+                Err(NotOurs::Malformed(e)) => {
+                    log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer)
+                }
             }
         }
     }
@@ -613,6 +726,16 @@ impl Client {
     }
 }
 
+/// Encodes a v1/v2c message carrying `p` (SET).
+fn encode_message(config: &Config, p: &Pdu, out: &mut Vec<u8>) {
+    Message {
+        version: config.version,
+        community: config.community.as_bytes().to_vec(),
+        body: Body::Pdu(p.clone()),
+    }
+    .encode(out)
+}
+
 enum Wait {
     Reply(Pdu),
     TimedOut,
@@ -624,22 +747,46 @@ enum Wait {
 /// Most immediate resends per request (discovery, resync, rediscovery, resync).
 const MAX_AGAIN: u32 = 4;
 
-fn nulls(oids: &[Oid]) -> Vec<VarBind> {
-    oids.iter()
-        .map(|o| VarBind::new(o.clone(), Value::Null))
-        .collect()
+/// What a request carries: OIDs with NULL values (GET, GETNEXT, GETBULK)
+/// or whole variable bindings (SET).
+#[derive(Clone, Copy)]
+enum Req<'a> {
+    Oids(&'a [Oid]),
+    Binds(&'a [VarBind]),
+}
+
+impl Req<'_> {
+    fn oid(&self, i: usize) -> Option<&Oid> {
+        match self {
+            Req::Oids(o) => o.get(i),
+            Req::Binds(b) => b.get(i).map(|vb| &vb.oid),
+        }
+    }
+
+    fn varbinds(&self) -> Vec<VarBind> {
+        match self {
+            Req::Oids(o) => o
+                .iter()
+                .map(|o| VarBind::new(o.clone(), Value::Null))
+                .collect(),
+            Req::Binds(b) => b.to_vec(),
+        }
+    }
 }
 
 /// The agent's error-status as an error, naming the OID at error-index.
-fn status(pdu: &Pdu, sent: &[VarBind]) -> Result<()> {
+fn status(pdu: &Pdu, sent: Req<'_>) -> Result<()> {
     if pdu.error_status == 0 {
         return Ok(());
     }
     let index = u32::try_from(pdu.error_index).unwrap_or(0);
     let oid = (index as usize)
         .checked_sub(1)
-        .and_then(|i| sent.get(i).or_else(|| pdu.varbinds.get(i)))
-        .map(|vb| vb.oid.clone());
+        .and_then(|i| {
+            sent.oid(i)
+                .or_else(|| pdu.varbinds.get(i).map(|vb| &vb.oid))
+        })
+        .cloned();
     Err(Error::Snmp(SnmpError::Agent {
         status: ErrorStatus::from_code(pdu.error_status),
         index,
@@ -650,7 +797,7 @@ fn status(pdu: &Pdu, sent: &[VarBind]) -> Result<()> {
 impl Probe for Client {
     /// GET sysUpTime.0, one attempt within `timeout`.
     fn probe(&mut self) -> Result<()> {
-        let pdu = self.exchange(PduKind::Get, nulls(&[oid::SYS_UPTIME]), 0, 0, 0)?;
-        status(&pdu, &[])
+        let pdu = self.exchange(PduKind::Get, Req::Oids(&[oid::SYS_UPTIME]), 0, 0, 0)?;
+        status(&pdu, Req::Oids(&[]))
     }
 }

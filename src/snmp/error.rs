@@ -1,6 +1,6 @@
 //! Errors an SNMP agent reports.
 
-use super::Oid;
+use super::{Oid, VarBind};
 use std::fmt;
 
 /// An SNMP error-status (RFC 3416 §3).
@@ -175,12 +175,58 @@ pub enum SnmpError {
     /// the privacy password or protocol is most likely wrong.
     #[error("the agent answered engine discovery but not the encrypted request: the privacy password or protocol is probably wrong (agents drop what they cannot decrypt)")]
     NoReplyToEncrypted,
+    /// A walk had to stop before the end of its subtree: the agent answered
+    /// with an OID that is not past the one the request asked from (it would
+    /// loop). Carries the rows read until then, so a caller can tell a
+    /// truncated walk from a complete one and still use what came.
+    #[error("{0}")]
+    WalkNotIncreasing(Box<TruncatedWalk>),
     /// SNMPv3: another Report (snmpUnknownContexts, snmpUnavailableContexts, …).
     #[error("the agent answered with a report: {} ({oid})", report_name(.oid))]
     Report {
         /// The report's first OID (a counter from SNMP-MPD-MIB or similar).
         oid: Oid,
     },
+}
+
+/// What [`SnmpError::WalkNotIncreasing`] carries: where the walk stopped and
+/// the rows it read before.
+///
+/// ```
+/// use edgepool::snmp::{oid, Oid, SnmpError, TruncatedWalk};
+/// let t = TruncatedWalk {
+///     root: oid::SYSTEM,
+///     requested: "1.3.6.1.2.1.1.5.0".parse()?,
+///     got: "1.3.6.1.2.1.1.4.0".parse()?,
+///     rows: Vec::new(),
+/// };
+/// let e = SnmpError::WalkNotIncreasing(Box::new(t));
+/// assert!(e.to_string().contains("OID not increasing"));
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruncatedWalk {
+    /// The subtree walked.
+    pub root: Oid,
+    /// The OID the last request asked for the successor of.
+    pub requested: Oid,
+    /// The OID the agent answered, not past `requested`.
+    pub got: Oid,
+    /// The rows read before the walk stopped, in the agent's order.
+    pub rows: Vec<VarBind>,
+}
+
+impl fmt::Display for TruncatedWalk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "walk of {} stopped after {} rows: asked for the object after {}, the agent answered {} (OID not increasing)",
+            self.root,
+            self.rows.len(),
+            self.requested,
+            self.got
+        )
+    }
 }
 
 /// The name of a report counter, for messages.

@@ -39,7 +39,7 @@ pub mod usm;
 pub mod v3;
 
 pub use client::{Client, Config};
-pub use error::{ErrorStatus, SnmpError};
+pub use error::{ErrorStatus, SnmpError, TruncatedWalk};
 pub use pdu::{oid, Body, Message, Oid, Pdu, PduKind, TrapV1, Value, VarBind, Version};
 pub use usm::{AuthProtocol, PrivProtocol, SecurityLevel, Usm};
 

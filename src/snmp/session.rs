@@ -529,6 +529,16 @@ impl Session {
         }
     }
 
+    /// An authPriv request timed out after the agent answered discovery for
+    /// it, and no authenticated answer ever confirmed this engine: agents
+    /// silently drop what they cannot decrypt, so sending the same request
+    /// again cannot help (a wrong privacy password or protocol).
+    pub(crate) fn encrypted_unanswered(&self) -> bool {
+        self.usm.level == SecurityLevel::AuthPriv
+            && self.heard
+            && self.cache.engine().is_some_and(|e| !e.confirmed)
+    }
+
     /// Every attempt of the request timed out: what that most likely means.
     /// An engine no answer ever confirmed is forgotten, so the next request
     /// discovers it again.

@@ -15,7 +15,7 @@
 
 use crate::{Error, Result};
 use aes::{Aes128, Aes192, Aes256};
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit, KeyIvInit};
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use hmac::digest::Digest;
 use hmac::{Hmac, Mac};
 use std::fmt;
@@ -607,10 +607,11 @@ impl MacKey {
     }
 }
 
-/// A privacy key: DES's key and pre-IV, or an AES key schedule.
+/// A privacy key: DES's key schedule and pre-IV, or an AES key schedule
+/// (expanded once per localized key, cloned per message).
 #[derive(Clone)]
 pub(crate) enum PrivKey {
-    Des { key: [u8; 8], pre_iv: [u8; 8] },
+    Des { key: des::Des, pre_iv: [u8; 8] },
     Aes128(Aes128),
     Aes192(Aes192),
     Aes256(Aes256),
@@ -626,10 +627,9 @@ impl PrivKey {
                 let (Some(a), Some(b)) = (k.get(..8), k.get(8..16)) else {
                     return Err(short());
                 };
-                let mut key = [0u8; 8];
                 let mut pre_iv = [0u8; 8];
-                key.copy_from_slice(a);
                 pre_iv.copy_from_slice(b);
+                let key = des::Des::new_from_slice(a).map_err(|_| short())?;
                 PrivKey::Des { key, pre_iv }
             }
             PrivProtocol::Aes128 => PrivKey::Aes128(
@@ -656,7 +656,7 @@ impl PrivKey {
                 params[4..].copy_from_slice(&(salt as u32).to_be_bytes());
                 let iv = xor8(pre_iv, &params);
                 buf.resize(buf.len().div_ceil(8) * 8, 0);
-                let mut enc = cbc::Encryptor::<des::Des>::new(key.into(), (&iv).into());
+                let mut enc = cbc::Encryptor::<des::Des>::inner_iv_init(key.clone(), (&iv).into());
                 for block in buf.chunks_exact_mut(8) {
                     enc.encrypt_block_mut(block.into());
                 }
@@ -696,7 +696,7 @@ impl PrivKey {
                     return false;
                 }
                 let iv = xor8(pre_iv, &params);
-                let mut dec = cbc::Decryptor::<des::Des>::new(key.into(), (&iv).into());
+                let mut dec = cbc::Decryptor::<des::Des>::inner_iv_init(key.clone(), (&iv).into());
                 for block in buf.chunks_exact_mut(8) {
                     dec.decrypt_block_mut(block.into());
                 }
