@@ -1,14 +1,14 @@
 //! [`ClientPool`]: a stock of connections dialled to a tunnel server, each
 //! known by the ID the server sent first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{adjust, wire, ConnId, MAX_WAIT};
+use super::{adjust, wire, ConnId, IdFormat, MAX_WAIT};
 use crate::backoff::Backoff;
 use crate::net::{self, ConnectOptions, Keepalive, Stream, TlsMode};
 use crate::{Error, Result};
@@ -43,6 +43,7 @@ pub struct ClientPoolBuilder {
     handshake_timeout: Duration,
     backoff_min: Duration,
     backoff_max: Duration,
+    id_format: IdFormat,
 }
 
 impl fmt::Debug for ClientPoolBuilder {
@@ -57,6 +58,7 @@ impl fmt::Debug for ClientPoolBuilder {
             .field("connect", &self.connect)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("backoff", &(self.backoff_min..self.backoff_max))
+            .field("id_format", &self.id_format)
             .finish()
     }
 }
@@ -82,7 +84,22 @@ impl ClientPoolBuilder {
             handshake_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
+            id_format: IdFormat::Bytes,
         }
+    }
+
+    /// How the server sends the ID: 4 raw bytes (the default, NodePass
+    /// since mid-2025) or 8 hex characters (NodePass before). See
+    /// [`IdFormat`].
+    ///
+    /// ```
+    /// # use edgepool::tunnel::{ClientPool, IdFormat};
+    /// let builder = ClientPool::builder("127.0.0.1:10101").id_format(IdFormat::Hex);
+    /// # let _ = builder;
+    /// ```
+    pub fn id_format(mut self, format: IdFormat) -> Self {
+        self.id_format = format;
+        self
     }
 
     /// The smallest stock the pool aims for, and its starting capacity.
@@ -266,12 +283,7 @@ impl ClientPoolBuilder {
         if self.connect.connect_timeout.is_zero() {
             return fail("connect_timeout must be greater than zero");
         }
-        wire::check_timeouts(
-            self.handshake_timeout,
-            self.connect.read_timeout,
-            self.connect.write_timeout,
-            self.connect.keepalive.as_ref(),
-        )
+        wire::check_timeouts(self.handshake_timeout, &self.connect)
     }
 
     /// Checks the settings and starts the pool: one manager thread that
@@ -293,6 +305,7 @@ impl ClientPoolBuilder {
             tls,
             state: Mutex::new(State {
                 stock: HashMap::new(),
+                order: VecDeque::new(),
                 capacity: self.min_capacity,
                 interval: self.min_interval,
                 closed: false,
@@ -314,10 +327,12 @@ impl ClientPoolBuilder {
     }
 }
 
-/// The TLS side of dialling, set up once per pool.
+/// The TLS side of dialling, set up once per pool (one OpenSSL context).
 struct Tls {
     #[cfg(feature = "tls")]
-    connector: Option<native_tls::TlsConnector>,
+    connector: Option<openssl::ssl::SslConnector>,
+    #[cfg(feature = "tls")]
+    mode: TlsMode,
     /// The name to verify and send as SNI.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     name: String,
@@ -330,11 +345,15 @@ impl Tls {
                 server_name: Some(name),
                 ..
             } => name.clone(),
-            _ => host_part(addr).to_owned(),
+            _ => net::host_part(addr).to_owned(),
         };
         #[cfg(feature = "tls")]
         return Ok(Tls {
-            connector: wire::tls_connector(mode)?,
+            connector: match mode {
+                TlsMode::Off => None,
+                mode => Some(net::tls::ssl_connector(mode)?),
+            },
+            mode: mode.clone(),
             name,
         });
         #[cfg(not(feature = "tls"))]
@@ -348,23 +367,12 @@ impl Tls {
     fn wrap(&self, tcp: std::net::TcpStream, deadline: Instant) -> Result<Stream> {
         #[cfg(feature = "tls")]
         if let Some(connector) = &self.connector {
-            let tls = wire::tls_connect(connector, &self.name, tcp, deadline)?;
-            return Ok(Stream::Tls(Box::new(tls)));
+            let tls = net::tls::ssl_connect(connector, &self.mode, &self.name, tcp, deadline)?;
+            return Ok(Stream::Ssl(Box::new(tls)));
         }
         let _ = deadline;
         Ok(Stream::Plain(tcp))
     }
-}
-
-/// The host part of `"host:port"`, `"[v6]:port"` or a bare host.
-fn host_part(addr: &str) -> &str {
-    let host = match addr.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => host,
-        _ => addr,
-    };
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
 }
 
 /// The client end of a tunnel pool: a stock of pre-dialled connections to a
@@ -416,6 +424,9 @@ struct Shared {
 
 struct State {
     stock: HashMap<ConnId, Stream>,
+    /// Stocked IDs, oldest first, for `get_any`; may still name connections
+    /// taken by ID (skipped, and compacted when they pile up).
+    order: VecDeque<ConnId>,
     capacity: usize,
     interval: Duration,
     closed: bool,
@@ -443,6 +454,7 @@ impl Shared {
         let stock = {
             let mut state = self.lock();
             state.closed = true;
+            state.order.clear();
             mem::take(&mut state.stock)
         };
         self.stocked.notify_all();
@@ -465,7 +477,7 @@ impl Shared {
         let tcp = net::connect(&cfg.addr, &cfg.connect)?;
         let deadline = Instant::now() + cfg.handshake_timeout;
         let mut stream = self.tls.wrap(tcp, deadline)?;
-        let id = wire::read_id(&mut stream, deadline)?;
+        let id = wire::read_id(&mut stream, deadline, cfg.id_format)?;
         stream.set_read_timeout(cfg.connect.read_timeout)?;
         Ok((id, stream))
     }
@@ -476,7 +488,7 @@ impl Shared {
         let ids: Vec<ConnId> = self.lock().stock.keys().copied().collect();
         for id in ids {
             let mut state = self.lock();
-            if state.stock.get(&id).is_some_and(wire::is_closed) {
+            if state.stock.get_mut(&id).is_some_and(wire::is_closed) {
                 state.stock.remove(&id);
                 log::debug!("tunnel client: stocked connection {id} was closed by the server");
             }
@@ -523,6 +535,11 @@ impl Shared {
                     )));
                 }
                 state.stock.insert(id, stream);
+                state.order.push_back(id);
+                if state.order.len() > 2 * state.stock.len() + 64 {
+                    let State { order, stock, .. } = &mut *state;
+                    order.retain(|id| stock.contains_key(id));
+                }
                 Ok(())
             });
             match result {
@@ -625,8 +642,9 @@ impl ClientPool {
 
     /// Takes the connection with this ID out of the stock, waiting up to
     /// `timeout` for it to arrive (for example when the server announced an
-    /// ID whose 4 bytes are still on their way). Waiting costs nothing: the
-    /// call sleeps until a connection is stocked.
+    /// ID whose bytes are still on their way). Waiting costs nothing: the
+    /// call sleeps until a connection is stocked. NodePass takes its control
+    /// connection this way: `get_by_id(ConnId::CONTROL, …)`.
     ///
     /// # Errors
     ///
@@ -645,21 +663,88 @@ impl ClientPool {
     ///
     /// let pool = ClientPool::builder("127.0.0.1:9").start()?;
     /// let unknown = "00c0ffee".parse()?;
-    /// let err = pool.get(unknown, Duration::from_millis(50)).unwrap_err();
+    /// let err = pool.get_by_id(unknown, Duration::from_millis(50)).unwrap_err();
     /// assert!(matches!(err, Error::PoolTimeout { .. }));
     /// # Ok::<(), edgepool::Error>(())
     /// ```
+    pub fn get_by_id(&self, id: ConnId, timeout: Duration) -> Result<Stream> {
+        self.take(timeout, Some(id)).map(|(_, stream)| stream)
+    }
+
+    /// The same as [`get_by_id`](Self::get_by_id), under its name before 0.2.
+    ///
+    /// ```
+    /// # use std::time::Duration; use edgepool::tunnel::ClientPool;
+    /// let pool = ClientPool::builder("127.0.0.1:9").start()?;
+    /// assert!(pool.get("00c0ffee".parse()?, Duration::from_millis(20)).is_err());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn get(&self, id: ConnId, timeout: Duration) -> Result<Stream> {
+        self.get_by_id(id, timeout)
+    }
+
+    /// Takes the oldest stocked connection and its ID, waiting up to
+    /// `timeout` for one (NodePass: "take any ready connection", for data
+    /// that starts from the client's end; tell the server the ID so that it
+    /// takes the same connection with
+    /// [`ServerPool::get_by_id`](super::ServerPool::get_by_id)). Connections
+    /// the server has closed meanwhile are skipped (closed). The control
+    /// connection is not special here: take it by ID first if it matters.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_by_id`](Self::get_by_id), except that a closed connection is
+    /// skipped rather than reported.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepool::{tunnel::ClientPool, Error};
+    ///
+    /// let pool = ClientPool::builder("127.0.0.1:9").start()?;
+    /// let err = pool.get_any(Duration::from_millis(50)).unwrap_err();
+    /// assert!(matches!(err, Error::PoolTimeout { .. }));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_any(&self, timeout: Duration) -> Result<(ConnId, Stream)> {
+        self.take(timeout, None)
+    }
+
+    /// The oldest live connection (`wanted` = `None`) or the one with that
+    /// ID, waiting up to `timeout`.
+    fn take(&self, timeout: Duration, wanted: Option<ConnId>) -> Result<(ConnId, Stream)> {
         let shared = &self.handle.shared;
         let start = Instant::now();
         let deadline = start + timeout.min(MAX_WAIT);
         let mut state = shared.lock();
-        let stream = loop {
+        loop {
             if state.closed {
                 return Err(Error::Closed);
             }
-            if let Some(stream) = state.stock.remove(&id) {
-                break stream;
+            let taken = match wanted {
+                Some(id) => state.stock.remove(&id).map(|s| (id, s)),
+                None => loop {
+                    let Some(id) = state.order.pop_front() else {
+                        break None;
+                    };
+                    if let Some(stream) = state.stock.remove(&id) {
+                        break Some((id, stream));
+                    }
+                },
+            };
+            if let Some((id, mut stream)) = taken {
+                drop(state);
+                if !wire::is_closed(&mut stream) {
+                    return Ok((id, stream));
+                }
+                if wanted.is_some() {
+                    return Err(Error::Unhealthy(format!(
+                        "the server closed connection {id} while it was in stock"
+                    )));
+                }
+                log::debug!("tunnel client: skipped connection {id}: the server closed it");
+                drop(stream);
+                state = shared.lock();
+                continue;
             }
             if let Some(LastError {
                 message,
@@ -679,14 +764,7 @@ impl ClientPool {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
-        };
-        drop(state);
-        if wire::is_closed(&stream) {
-            return Err(Error::Unhealthy(format!(
-                "the server closed connection {id} while it was in stock"
-            )));
         }
-        Ok(stream)
     }
 
     /// True from [`start`](ClientPoolBuilder::start) until
@@ -799,6 +877,7 @@ impl ClientPool {
         let stock = {
             let mut state = shared.lock();
             state.kicked = true;
+            state.order.clear();
             mem::take(&mut state.stock)
         };
         shared.wake.notify_all();
@@ -846,10 +925,7 @@ mod tests {
 
     #[test]
     fn the_tls_name_is_the_host_part_unless_set() {
-        assert_eq!(host_part("gw.example:10101"), "gw.example");
-        assert_eq!(host_part("[::1]:10101"), "::1");
-        assert_eq!(host_part("10.0.0.1:10101"), "10.0.0.1");
-        assert_eq!(host_part("gw"), "gw");
+        assert_eq!(Tls::new(&TlsMode::Off, "[::1]:10101").unwrap().name, "::1");
         let named = TlsMode::Verified {
             server_name: Some("tunnel.example".into()),
             ca: None,

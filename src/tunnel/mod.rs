@@ -97,6 +97,47 @@ mod wire;
 pub use client::{ClientPool, ClientPoolBuilder};
 pub use server::{ServerPool, ServerPoolBuilder, ServerTls};
 
+/// How the server sends each connection ID: NodePass's pool since mid-2025
+/// sends 4 raw bytes ([`Bytes`](IdFormat::Bytes), the default); before that
+/// it sent the same ID as 8 ASCII hex characters ([`Hex`](IdFormat::Hex)).
+/// Both ends must agree: set the same format on the [`ServerPoolBuilder`] and
+/// the [`ClientPoolBuilder`]. A client reading the wrong format gets a
+/// protocol error (hex) or IDs that match nothing, with 4 bytes left in
+/// front of the payload (bytes), so the format is not guessed.
+///
+/// ```
+/// use edgepool::tunnel::{ClientPool, IdFormat, ServerPool};
+///
+/// // An edgepool pair speaking the older format, as a NodePass peer from
+/// // before mid-2025 does.
+/// let server = ServerPool::builder().id_format(IdFormat::Hex).bind("127.0.0.1:0")?;
+/// let client = ClientPool::builder(server.local_addr().to_string())
+///     .id_format(IdFormat::Hex)
+///     .start()?;
+/// assert_eq!(IdFormat::default(), IdFormat::Bytes);
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IdFormat {
+    /// 4 raw bytes (NodePass's pool since mid-2025). The default.
+    #[default]
+    Bytes,
+    /// 8 ASCII hex characters (NodePass's pool before mid-2025, pool
+    /// v1.0.x); the client accepts either case.
+    Hex,
+}
+
+impl IdFormat {
+    /// Bytes on the wire.
+    const fn len(self) -> usize {
+        match self {
+            IdFormat::Bytes => 4,
+            IdFormat::Hex => 8,
+        }
+    }
+}
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -128,6 +169,20 @@ const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 
 pub struct ConnId([u8; 4]);
 
 impl ConnId {
+    /// `00000000`: the ID of the control connection. A [`ServerPool`] gives
+    /// it to the first connection it stocks (and again to the next one while
+    /// the control connection has not been taken and none in stock holds
+    /// it); NodePass uses that connection as its control channel on both
+    /// ends, the client taking it with
+    /// [`ClientPool::get_by_id`]`(ConnId::CONTROL, …)`. Random IDs are never
+    /// `00000000`.
+    ///
+    /// ```
+    /// # use edgepool::tunnel::ConnId;
+    /// assert_eq!(ConnId::CONTROL.to_string(), "00000000");
+    /// ```
+    pub const CONTROL: ConnId = ConnId([0; 4]);
+
     /// The ID made of these 4 bytes, as they appear on the wire.
     ///
     /// ```
