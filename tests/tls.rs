@@ -359,7 +359,10 @@ fn a_silent_server_times_out_the_handshake() {
         elapsed >= timeout - Duration::from_millis(20),
         "{elapsed:?}"
     );
-    assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
+    // Bounded, not fast: with both CPUs busy the test thread waits its turn
+    // (it took 0.85-1.1 s under a load average of 9 before and after the
+    // OpenSSL change).
+    assert!(elapsed < timeout * 3, "{elapsed:?}");
 }
 
 /// A proxy in front of `upstream` that passes the server's bytes on one at a
