@@ -733,6 +733,7 @@ pub fn socket_state(stream: &TcpStream) -> SocketState {
 /// Every handshake edgepool drives (TLS in both roles, the tunnel's
 /// connection ID) waits here, so a peer that trickles bytes cannot stretch a
 /// deadline. (Handshake writes are small enough for an empty socket buffer.)
+#[cfg_attr(not(any(feature = "tls", feature = "tunnel")), allow(dead_code))]
 pub(crate) fn wait_readable(tcp: &TcpStream, deadline: Instant, phase: Phase) -> Result<()> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
@@ -753,6 +754,7 @@ pub(crate) fn wait_readable(tcp: &TcpStream, deadline: Instant, phase: Phase) ->
 }
 
 /// The host part of `"host:port"`, `"[v6]:port"` or a bare host.
+#[cfg_attr(not(any(feature = "tls", feature = "tunnel")), allow(dead_code))]
 pub(crate) fn host_part(addr: &str) -> &str {
     let host = match addr.rsplit_once(':') {
         Some((host, port)) if port.parse::<u16>().is_ok() => host,

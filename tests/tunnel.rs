@@ -202,6 +202,97 @@ fn an_unknown_id_times_out_with_a_clear_error() {
 }
 
 #[test]
+fn the_control_connection_comes_first_and_either_end_can_start() {
+    let server = server();
+    let client = client_of(&server).min_capacity(4).start().expect("start");
+    // NodePass takes the control connection by ID on the client.
+    let mut control_far = client
+        .get_by_id(ConnId::CONTROL, WAIT)
+        .expect("the control connection");
+    let (id, mut control_near) = server.get_any(WAIT).expect("get_any");
+    assert_eq!(id, ConnId::CONTROL, "the server's first connection");
+    send(&mut control_near, &mut control_far, b"control");
+    // Only one control connection: later ones are random.
+    let (id, mut near) = server.get_any(WAIT).expect("server starts");
+    assert_ne!(id, ConnId::CONTROL);
+    let mut far = client.get_by_id(id, WAIT).expect("by id");
+    send(&mut near, &mut far, b"server first");
+    let (id, mut far) = client.get_any(WAIT).expect("client starts");
+    assert_ne!(id, ConnId::CONTROL);
+    let mut near = server.get_by_id(id, WAIT).expect("by id");
+    send(&mut far, &mut near, b"client first");
+    // Unknown IDs time out on both ends.
+    let unknown: ConnId = "00c0ffee".parse().unwrap();
+    let err = server.get_by_id(unknown, Duration::from_millis(50));
+    assert!(matches!(err, Err(Error::PoolTimeout { .. })), "{err:?}");
+    let err = client.get_by_id(unknown, Duration::from_millis(50));
+    assert!(matches!(err, Err(Error::PoolTimeout { .. })), "{err:?}");
+    // A server pool that restarts gives out 00000000 again.
+    let again = ServerPool::builder().bind("127.0.0.1:0").expect("bind");
+    let (_, first) = raw_client(again.local_addr(), None);
+    assert_eq!(first, Some(ConnId::CONTROL));
+}
+
+#[test]
+fn the_older_hex_id_format_works_both_ways() {
+    // An edgepool server: a hand-written client reads 8 hex characters.
+    let server = ServerPool::builder()
+        .id_format(IdFormat::Hex)
+        .bind("127.0.0.1:0")
+        .expect("bind");
+    let mut raw = TcpStream::connect(server.local_addr()).expect("connect");
+    raw.set_read_timeout(Some(WAIT)).unwrap();
+    let mut text = [0u8; 8];
+    raw.read_exact(&mut text).expect("8 characters");
+    assert_eq!(&text, b"00000000", "the control connection comes first");
+    let mut raw2 = TcpStream::connect(server.local_addr()).expect("connect");
+    raw2.set_read_timeout(Some(WAIT)).unwrap();
+    raw2.read_exact(&mut text).expect("8 characters");
+    let id: ConnId = std::str::from_utf8(&text).unwrap().parse().expect("hex");
+    raw2.write_all(b"after the id").unwrap();
+    let mut near = server.get_by_id(id, WAIT).expect("by the ID it sent");
+    let mut got = [0u8; 12];
+    near.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"after the id", "nothing of the payload was taken");
+
+    // An edgepool client of a hand-written server that sends hex IDs.
+    let (addr, held) = scripted_server(
+        vec![
+            (Duration::ZERO, b"0badcafe".to_vec()),
+            (Duration::ZERO, b"DEADBEEFpayload".to_vec()),
+        ],
+        Duration::from_millis(500),
+    );
+    let client = ClientPool::builder(addr.to_string())
+        .min_capacity(2)
+        .max_capacity(2)
+        .id_format(IdFormat::Hex)
+        .start()
+        .expect("start");
+    client
+        .get_by_id("0badcafe".parse().unwrap(), WAIT)
+        .expect("0badcafe");
+    let mut far = client
+        .get_by_id("deadbeef".parse().unwrap(), WAIT)
+        .expect("upper-case hex is read too");
+    let mut got = [0u8; 7];
+    far.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"payload");
+    client.close();
+    drop(held.join());
+
+    // Two edgepool ends.
+    let client = client_of(&server)
+        .id_format(IdFormat::Hex)
+        .start()
+        .expect("start");
+    drop(raw);
+    let (_, mut near, mut far) = pair(&server, &client);
+    send(&mut near, &mut far, b"hex both ways");
+    send(&mut far, &mut near, b"and back");
+}
+
+#[test]
 fn the_server_hands_out_fifo_and_times_out_when_empty() {
     let server = server();
     let (_a, id_a) = raw_client(server.local_addr(), None);
