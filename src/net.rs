@@ -600,15 +600,17 @@ impl Stream {
     /// Checks, without blocking, whether the connection is still usable.
     ///
     /// A plain stream is checked with [`socket_state`], which never consumes
-    /// data. A TLS stream is checked by reading one byte through TLS with the
-    /// socket non-blocking, so that TLS 1.3 session tickets (which arrive after
-    /// the handshake) are processed rather than mistaken for stray data, and a
-    /// `close_notify` counts as closed.
+    /// data. A TLS stream is checked through TLS with the socket
+    /// non-blocking, so that TLS 1.3 session tickets (which arrive after the
+    /// handshake) are processed rather than mistaken for stray data, and a
+    /// `close_notify` (in TLS 1.3 an encrypted record) counts as closed:
+    /// [`Stream::Ssl`] peeks (`SSL_peek`, nothing consumed), [`Stream::Tls`]
+    /// reads one byte.
     ///
     /// # Warnings
     ///
-    /// For TLS, a [`SocketState::Dirty`] result may have consumed the stray
-    /// byte. The connection is unusable then anyway: discard it.
+    /// For [`Stream::Tls`], a [`SocketState::Dirty`] result may have consumed
+    /// the stray byte. The connection is unusable then anyway: discard it.
     ///
     /// ```
     /// use edgepool::net::{ConnectOptions, SocketState, Stream, TlsMode};

@@ -51,12 +51,12 @@ pub enum ServerTls {
     /// Plain TCP. The default.
     #[default]
     Off,
-    /// A certificate (chain) and its private key, both PEM; the key in
-    /// PKCS #8 (`-----BEGIN PRIVATE KEY-----`).
+    /// A certificate (chain) and its private key, both PEM (the key in any
+    /// form OpenSSL reads: PKCS #8, SEC1 EC or PKCS #1 RSA).
     Pem {
         /// The certificate, then any intermediate certificates, in PEM.
         cert: Vec<u8>,
-        /// The private key in PKCS #8 PEM.
+        /// The private key in PEM.
         key: Vec<u8>,
     },
     /// A self-signed certificate generated at start.
