@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::mem;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -44,6 +45,7 @@ pub struct ClientPoolBuilder {
     backoff_min: Duration,
     backoff_max: Duration,
     id_format: IdFormat,
+    dial_concurrency: usize,
 }
 
 impl fmt::Debug for ClientPoolBuilder {
@@ -59,6 +61,7 @@ impl fmt::Debug for ClientPoolBuilder {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("backoff", &(self.backoff_min..self.backoff_max))
             .field("id_format", &self.id_format)
+            .field("dial_concurrency", &self.dial_concurrency)
             .finish()
     }
 }
@@ -85,7 +88,30 @@ impl ClientPoolBuilder {
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             id_format: IdFormat::Bytes,
+            dial_concurrency: 4,
         }
+    }
+
+    /// Most dials in flight at once while a round refills the stock.
+    /// Defaults to 4; must be 1 (one after another) to 64.
+    ///
+    /// A round dials one connection alone first, so a server that is down
+    /// costs one failed dial per round whatever this is. After that, up to
+    /// this many TCP connects and TLS handshakes run at once, each on its own
+    /// short-lived thread: with TLS on a multi-core gateway, or over a link
+    /// with a long round trip, a flushed stock refills several times faster.
+    /// The default 4 stays far below what a server takes for a flood (a
+    /// [`ServerPool`](super::ServerPool) runs up to 64 handshakes at once,
+    /// Linux queues 4096 connections per listener by default).
+    ///
+    /// ```
+    /// # use edgepool::tunnel::ClientPool;
+    /// let builder = ClientPool::builder("127.0.0.1:10101").dial_concurrency(1);
+    /// # let _ = builder;
+    /// ```
+    pub fn dial_concurrency(mut self, n: usize) -> Self {
+        self.dial_concurrency = n;
+        self
     }
 
     /// How the server sends the ID: 4 raw bytes (the default, NodePass
@@ -276,6 +302,9 @@ impl ClientPoolBuilder {
         }
         if self.min_interval.is_zero() || self.max_interval < self.min_interval {
             return fail("min_interval must be greater than zero and at most max_interval");
+        }
+        if !(1..=64).contains(&self.dial_concurrency) {
+            return fail("dial_concurrency must be 1 to 64");
         }
         if self.backoff_min.is_zero() || self.backoff_max < self.backoff_min {
             return fail("the backoff minimum must be greater than zero and at most its maximum");
@@ -519,44 +548,92 @@ impl Shared {
     }
 
     /// Dials up to `need` connections; stops at the first failure. Returns
-    /// how many were stocked and whether a dial failed.
+    /// how many were stocked and whether a dial failed. The first dial runs
+    /// alone (a server that is down costs one failed dial per round); after
+    /// it succeeds, up to `dial_concurrency` dials run at once.
     fn fill(&self, need: usize) -> (usize, bool) {
-        let mut created = 0;
-        for _ in 0..need {
-            let dialled = self.dial();
-            let mut state = self.lock();
-            if state.closed {
-                return (created, false);
+        if need == 0 {
+            return (0, false);
+        }
+        match self.dial_one() {
+            Some(true) => {}
+            Some(false) => return (0, true),
+            None => return (0, false),
+        }
+        let rest = need - 1;
+        let workers = self.cfg.dial_concurrency.min(rest);
+        let remaining = AtomicUsize::new(rest);
+        let created = AtomicUsize::new(1);
+        let failed = AtomicBool::new(false);
+        let work = || {
+            while !failed.load(Ordering::Relaxed)
+                && remaining
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                match self.dial_one() {
+                    Some(true) => {
+                        created.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(false) => failed.store(true, Ordering::Relaxed),
+                    None => return,
+                }
             }
-            let result = dialled.and_then(|(id, stream)| {
-                if state.stock.contains_key(&id) {
-                    return Err(Error::Protocol(format!(
-                        "the server sent connection ID {id} twice; closed the second connection"
-                    )));
+        };
+        thread::scope(|scope| {
+            // One dialler is this thread; the others are scoped threads (if
+            // the OS refuses one, fewer dial).
+            for _ in 1..workers {
+                let spawned = thread::Builder::new()
+                    .name("edgepool-tunnel-dial".into())
+                    .spawn_scoped(scope, work);
+                if spawned.is_err() {
+                    break;
                 }
-                state.stock.insert(id, stream);
-                state.order.push_back(id);
-                if state.order.len() > 2 * state.stock.len() + 64 {
-                    let State { order, stock, .. } = &mut *state;
-                    order.retain(|id| stock.contains_key(id));
-                }
-                Ok(())
-            });
-            match result {
-                Ok(()) => {
-                    created += 1;
-                    state.last_error = None;
-                    drop(state);
-                    self.stocked.notify_all();
-                }
-                Err(e) => {
-                    drop(state);
-                    self.record_failure(&e);
-                    return (created, true);
-                }
+            }
+            work();
+        });
+        (
+            created.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// One dial, stocked: `Some(true)` when stocked, `Some(false)` when it
+    /// failed (recorded), `None` once the pool is closed.
+    fn dial_one(&self) -> Option<bool> {
+        let dialled = self.dial();
+        let mut state = self.lock();
+        if state.closed {
+            return None;
+        }
+        let result = dialled.and_then(|(id, stream)| {
+            if state.stock.contains_key(&id) {
+                return Err(Error::Protocol(format!(
+                    "the server sent connection ID {id} twice; closed the second connection"
+                )));
+            }
+            state.stock.insert(id, stream);
+            state.order.push_back(id);
+            if state.order.len() > 2 * state.stock.len() + 64 {
+                let State { order, stock, .. } = &mut *state;
+                order.retain(|id| stock.contains_key(id));
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                state.last_error = None;
+                drop(state);
+                self.stocked.notify_all();
+                Some(true)
+            }
+            Err(e) => {
+                drop(state);
+                self.record_failure(&e);
+                Some(false)
             }
         }
-        (created, false)
     }
 
     /// Waits `delay`, or less if the pool is closed or flushed meanwhile.
