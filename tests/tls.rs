@@ -21,8 +21,6 @@ use edgepool::{Error, Phase};
 use native_tls::{Identity, TlsAcceptor, TlsStream};
 use r2d2::ManageConnection;
 
-const MARGIN: Duration = Duration::from_millis(300);
-
 // ---------------------------------------------------------------- certificates
 
 struct Certs {
@@ -411,7 +409,9 @@ fn a_trickled_handshake_is_bounded_as_a_whole() {
         matches!(result, Err(Error::Timeout(Phase::TlsHandshake))),
         "{result:?}"
     );
-    assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
+    // Far below the many seconds a per-read bound would allow, with room for
+    // a machine whose CPUs are busy (it failed there with timeout + 300 ms).
+    assert!(elapsed < timeout * 3, "{elapsed:?}");
 }
 
 #[test]
