@@ -173,7 +173,7 @@ impl ConnectOptions {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.connect_timeout.is_zero() {
             return Err(config("connect_timeout must be greater than zero"));
         }
@@ -282,7 +282,7 @@ fn connect_resolved(
         let share = (left / remaining).max(Duration::from_millis(1));
         match connect_one(addr, share) {
             Ok(stream) => {
-                apply(&stream, opts).map_err(|e| named(&label(name, addr), e))?;
+                configure(&stream, opts).map_err(|e| named(&label(name, addr), e))?;
                 return Ok(stream);
             }
             Err(e) => {
@@ -307,7 +307,10 @@ fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     Ok(socket.into())
 }
 
-fn apply(stream: &TcpStream, opts: &ConnectOptions) -> io::Result<()> {
+/// Sets up a connected (or accepted) socket as `opts` says: nodelay,
+/// keepalive, I/O timeouts. Shared by [`connect`] and the tunnel server's
+/// accepted sockets.
+pub(crate) fn configure(stream: &TcpStream, opts: &ConnectOptions) -> io::Result<()> {
     stream.set_nodelay(opts.nodelay)?;
     if let Some(k) = &opts.keepalive {
         SockRef::from(stream).set_tcp_keepalive(&tcp_keepalive(k))?;
@@ -453,9 +456,15 @@ impl fmt::Debug for TlsMode {
 pub enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
-    /// TLS over TCP (feature `tls`).
+    /// TLS over TCP through `native-tls` (feature `tls`): what
+    /// [`Stream::connect`] makes.
     #[cfg(feature = "tls")]
     Tls(Box<native_tls::TlsStream<TcpStream>>),
+    /// TLS over TCP through OpenSSL directly (feature `tls`): what the
+    /// [tunnel pools](crate::tunnel) make, in both roles, TLS 1.2 or 1.3
+    /// (`native-tls`'s OpenSSL acceptor stops at TLS 1.2).
+    #[cfg(feature = "tls")]
+    Ssl(Box<openssl::ssl::SslStream<TcpStream>>),
 }
 
 impl Stream {
@@ -515,6 +524,8 @@ impl Stream {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.get_ref(),
+            #[cfg(feature = "tls")]
+            Stream::Ssl(s) => s.get_ref(),
         }
     }
 
@@ -582,22 +593,24 @@ impl Stream {
         match self {
             Stream::Plain(_) => false,
             #[cfg(feature = "tls")]
-            Stream::Tls(_) => true,
+            Stream::Tls(_) | Stream::Ssl(_) => true,
         }
     }
 
     /// Checks, without blocking, whether the connection is still usable.
     ///
     /// A plain stream is checked with [`socket_state`], which never consumes
-    /// data. A TLS stream is checked by reading one byte through TLS with the
-    /// socket non-blocking, so that TLS 1.3 session tickets (which arrive after
-    /// the handshake) are processed rather than mistaken for stray data, and a
-    /// `close_notify` counts as closed.
+    /// data. A TLS stream is checked through TLS with the socket
+    /// non-blocking, so that TLS 1.3 session tickets (which arrive after the
+    /// handshake) are processed rather than mistaken for stray data, and a
+    /// `close_notify` (in TLS 1.3 an encrypted record) counts as closed:
+    /// [`Stream::Ssl`] peeks (`SSL_peek`, nothing consumed), [`Stream::Tls`]
+    /// reads one byte.
     ///
     /// # Warnings
     ///
-    /// For TLS, a [`SocketState::Dirty`] result may have consumed the stray
-    /// byte. The connection is unusable then anyway: discard it.
+    /// For [`Stream::Tls`], a [`SocketState::Dirty`] result may have consumed
+    /// the stray byte. The connection is unusable then anyway: discard it.
     ///
     /// ```
     /// use edgepool::net::{ConnectOptions, SocketState, Stream, TlsMode};
@@ -614,6 +627,8 @@ impl Stream {
             Stream::Plain(s) => socket_state(s),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => tls::state(s),
+            #[cfg(feature = "tls")]
+            Stream::Ssl(s) => tls::ssl_state(s),
         }
     }
 }
@@ -624,6 +639,8 @@ impl Read for Stream {
             Stream::Plain(s) => s.read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Ssl(s) => s.read(buf),
         }
     }
 }
@@ -634,6 +651,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Ssl(s) => s.write(buf),
         }
     }
 
@@ -642,6 +661,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.flush(),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Ssl(s) => s.flush(),
         }
     }
 }
@@ -705,9 +726,38 @@ pub fn socket_state(stream: &TcpStream) -> SocketState {
     state
 }
 
+/// Waits until the non-blocking socket `tcp` has something to read, the
+/// peer closed it, or it failed, at most until `deadline`: a blocking 1-byte
+/// peek under a read timeout of the time left, which consumes nothing.
+/// Running out of time gives [`Error::Timeout`]`(phase)`; a socket error is
+/// left for the next read to report. Leaves the socket non-blocking.
+///
+/// Every handshake edgepool drives (TLS in both roles, the tunnel's
+/// connection ID) waits here, so a peer that trickles bytes cannot stretch a
+/// deadline. (Handshake writes are small enough for an empty socket buffer.)
+#[cfg_attr(not(any(feature = "tls", feature = "tunnel")), allow(dead_code))]
+pub(crate) fn wait_readable(tcp: &TcpStream, deadline: Instant, phase: Phase) -> Result<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Error::Timeout(phase));
+    }
+    tcp.set_nonblocking(false)?;
+    let waited = tcp.set_read_timeout(Some(left)).map(|()| loop {
+        match tcp.peek(&mut [0u8; 1]) {
+            Ok(_) => break Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_io_timeout(&e) => break Err(Error::Timeout(phase)),
+            // The handshake's next read reports it.
+            Err(_) => break Ok(()),
+        }
+    });
+    tcp.set_nonblocking(true)?;
+    waited?
+}
+
 /// The host part of `"host:port"`, `"[v6]:port"` or a bare host.
-#[cfg_attr(not(feature = "tls"), allow(dead_code))]
-fn host_part(addr: &str) -> &str {
+#[cfg_attr(not(any(feature = "tls", feature = "tunnel")), allow(dead_code))]
+pub(crate) fn host_part(addr: &str) -> &str {
     let host = match addr.rsplit_once(':') {
         Some((host, port)) if port.parse::<u16>().is_ok() => host,
         _ => addr,
@@ -719,13 +769,18 @@ fn host_part(addr: &str) -> &str {
 
 #[cfg(feature = "tls")]
 pub(crate) mod tls {
-    use super::{ConnectOptions, SocketState, TlsMode};
+    use super::{wait_readable, ConnectOptions, SocketState, TlsMode};
     use crate::{Error, Phase, Result};
     use native_tls::{Certificate, HandshakeError, TlsConnector, TlsStream};
+    use openssl::pkey::PKey;
+    use openssl::ssl::{
+        self, ErrorCode, SslAcceptor, SslConnector, SslMethod, SslStream, SslVerifyMode,
+    };
+    use openssl::x509::X509;
     use std::io::{self, Read};
     use std::net::TcpStream;
     use std::sync::{Mutex, PoisonError};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     /// Connectors already built, by mode: building one loads the system's
     /// trusted roots (tens of milliseconds), so every pool reuses them.
@@ -791,10 +846,7 @@ pub(crate) mod tls {
             match attempt {
                 Ok(stream) => break stream,
                 Err(HandshakeError::WouldBlock(mid)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() || !wait_readable(mid.get_ref(), left)? {
-                        return Err(Error::Timeout(Phase::TlsHandshake));
-                    }
+                    wait_readable(mid.get_ref(), deadline, Phase::TlsHandshake)?;
                     attempt = mid.handshake();
                 }
                 Err(HandshakeError::Failure(e)) if timed_out(&e) => {
@@ -808,26 +860,6 @@ pub(crate) mod tls {
         tcp.set_read_timeout(opts.read_timeout)?;
         tcp.set_write_timeout(opts.write_timeout)?;
         Ok(stream)
-    }
-
-    /// Waits until `tcp` has something to read (or EOF/an error) for at most
-    /// `timeout`: a blocking 1-byte peek, which consumes nothing. False when
-    /// the time ran out. (The handshake waits on reads; its writes are small
-    /// enough for the socket buffer, and a full buffer also ends at the
-    /// deadline.)
-    fn wait_readable(tcp: &TcpStream, timeout: Duration) -> Result<bool> {
-        tcp.set_nonblocking(false)?;
-        tcp.set_read_timeout(Some(timeout))?;
-        let ready = loop {
-            match tcp.peek(&mut [0u8; 1]) {
-                Ok(_) => break true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if super::is_io_timeout(&e) => break false,
-                Err(_) => break true, // the handshake itself reports it
-            }
-        };
-        tcp.set_nonblocking(true)?;
-        Ok(ready)
     }
 
     /// True when an I/O timeout caused the failure (Windows reports a socket
@@ -857,6 +889,160 @@ pub(crate) mod tls {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break SocketState::Idle,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break SocketState::Closed,
+            }
+        };
+        if stream.get_ref().set_nonblocking(false).is_err() {
+            return SocketState::Closed;
+        }
+        state
+    }
+    /// An OpenSSL connector for `mode` (the tunnel client's, one per pool):
+    /// TLS 1.2 or 1.3, OpenSSL's default groups (X25519 first). `Insecure`
+    /// turns certificate checks off here and name checks off in
+    /// [`ssl_connect`]; `Verified` trusts the system roots plus `ca`.
+    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
+    pub(crate) fn ssl_connector(mode: &TlsMode) -> Result<SslConnector> {
+        let tls = |e: openssl::error::ErrorStack| Error::Tls(Box::new(e));
+        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls)?;
+        builder
+            .set_min_proto_version(Some(ssl::SslVersion::TLS1_2))
+            .map_err(tls)?;
+        match mode {
+            TlsMode::Off => {}
+            TlsMode::Insecure => builder.set_verify(SslVerifyMode::NONE),
+            TlsMode::Verified { ca, .. } => {
+                if let Some(pem) = ca {
+                    let cert = X509::from_pem(pem).map_err(|e| {
+                        Error::Config(format!("the TLS CA is not a PEM certificate: {e}"))
+                    })?;
+                    builder.cert_store_mut().add_cert(cert).map_err(tls)?;
+                }
+            }
+        }
+        Ok(builder.build())
+    }
+
+    /// The client's TLS handshake over `tcp` as `name` (SNI unless an IP
+    /// address, and the name checked unless `mode` is `Insecure`), finished
+    /// by `deadline` however slowly the server answers. Leaves the socket
+    /// non-blocking.
+    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
+    pub(crate) fn ssl_connect(
+        connector: &SslConnector,
+        mode: &TlsMode,
+        name: &str,
+        tcp: TcpStream,
+        deadline: Instant,
+    ) -> Result<SslStream<TcpStream>> {
+        let tls = |e: openssl::error::ErrorStack| Error::Tls(Box::new(e));
+        let insecure = matches!(mode, TlsMode::Insecure);
+        let config = connector
+            .configure()
+            .map_err(tls)?
+            .verify_hostname(!insecure);
+        tcp.set_nonblocking(true)?;
+        finish(config.connect(name, tcp), deadline)
+    }
+
+    /// An OpenSSL acceptor for a certificate chain and its private key (PEM):
+    /// TLS 1.2 and 1.3 (Mozilla's "intermediate" v5 profile, which, unlike
+    /// the one `native-tls` uses, keeps TLS 1.3 on), no session tickets (the
+    /// tunnel's clients do not resume, so tickets would only cost CPU).
+    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
+    pub(crate) fn ssl_acceptor(cert: &[u8], key: &[u8]) -> Result<SslAcceptor> {
+        let bad = |what: &str, e: openssl::error::ErrorStack| {
+            Error::Config(format!("the TLS {what}: {e}"))
+        };
+        let chain = X509::stack_from_pem(cert).map_err(|e| bad("certificate is not PEM", e))?;
+        let mut chain = chain.into_iter();
+        let Some(leaf) = chain.next() else {
+            return Err(Error::Config(
+                "the TLS certificate PEM holds no certificate".into(),
+            ));
+        };
+        let key = PKey::private_key_from_pem(key).map_err(|e| bad("key is not PEM", e))?;
+        let tls = |e: openssl::error::ErrorStack| Error::Tls(Box::new(e));
+        let mut builder =
+            SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).map_err(tls)?;
+        builder.set_certificate(&leaf).map_err(tls)?;
+        for extra in chain {
+            builder.add_extra_chain_cert(extra).map_err(tls)?;
+        }
+        builder.set_private_key(&key).map_err(tls)?;
+        builder
+            .check_private_key()
+            .map_err(|e| bad("certificate and key do not match", e))?;
+        builder.set_num_tickets(0).map_err(tls)?;
+        Ok(builder.build())
+    }
+
+    /// The server's TLS handshake over an accepted `tcp`, finished by
+    /// `deadline` however slowly the client sends. Leaves the socket
+    /// non-blocking.
+    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
+    pub(crate) fn ssl_accept(
+        acceptor: &SslAcceptor,
+        tcp: TcpStream,
+        deadline: Instant,
+    ) -> Result<SslStream<TcpStream>> {
+        tcp.set_nonblocking(true)?;
+        finish(acceptor.accept(tcp), deadline)
+    }
+
+    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
+    type SslAttempt = std::result::Result<SslStream<TcpStream>, ssl::HandshakeError<TcpStream>>;
+
+    /// Drives an OpenSSL handshake on a non-blocking socket: every wait for
+    /// the peer gets only the time left.
+    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
+    fn finish(mut attempt: SslAttempt, deadline: Instant) -> Result<SslStream<TcpStream>> {
+        loop {
+            match attempt {
+                Ok(stream) => return Ok(stream),
+                Err(ssl::HandshakeError::WouldBlock(mid)) => {
+                    wait_readable(mid.get_ref(), deadline, Phase::TlsHandshake)?;
+                    attempt = mid.handshake();
+                }
+                Err(ssl::HandshakeError::SetupFailure(e)) => return Err(Error::Tls(Box::new(e))),
+                Err(ssl::HandshakeError::Failure(mid)) => {
+                    return Err(Error::Tls(Box::new(mid.into_error())))
+                }
+            }
+        }
+    }
+
+    /// [`SocketState`] of an OpenSSL stream without consuming anything: a
+    /// non-blocking `SSL_peek` processes whatever records arrived (session
+    /// tickets, a TLS 1.3 `close_notify`, which from outside looks like
+    /// application data, an alert) and leaves application data in OpenSSL's
+    /// buffer for the next read.
+    pub(crate) fn ssl_state(stream: &mut SslStream<TcpStream>) -> SocketState {
+        if stream.get_ref().set_nonblocking(true).is_err() {
+            return SocketState::Closed;
+        }
+        let mut byte = [0u8; 1];
+        let state = loop {
+            match stream.ssl_peek(&mut byte) {
+                Ok(0) => break SocketState::Closed,
+                Ok(_) => break SocketState::Dirty,
+                Err(e) => match e.code() {
+                    ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => match e.io_error() {
+                        Some(io) if io.kind() == io::ErrorKind::Interrupted => continue,
+                        Some(io) if io.kind() != io::ErrorKind::WouldBlock => {
+                            break SocketState::Closed
+                        }
+                        _ => break SocketState::Idle,
+                    },
+                    ErrorCode::SYSCALL
+                        if e.io_error()
+                            .is_some_and(|io| io.kind() == io::ErrorKind::Interrupted) =>
+                    {
+                        continue
+                    }
+                    // ZERO_RETURN (close_notify), SYSCALL (end of stream or
+                    // a socket error), SSL (an alert or garbage).
+                    _ => break SocketState::Closed,
+                },
             }
         };
         if stream.get_ref().set_nonblocking(false).is_err() {

@@ -21,8 +21,6 @@ use edgepool::{Error, Phase};
 use native_tls::{Identity, TlsAcceptor, TlsStream};
 use r2d2::ManageConnection;
 
-const MARGIN: Duration = Duration::from_millis(300);
-
 // ---------------------------------------------------------------- certificates
 
 struct Certs {
@@ -359,7 +357,10 @@ fn a_silent_server_times_out_the_handshake() {
         elapsed >= timeout - Duration::from_millis(20),
         "{elapsed:?}"
     );
-    assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
+    // Bounded, not fast: with both CPUs busy the test thread waits its turn
+    // (it took 0.85-1.1 s under a load average of 9 before and after the
+    // OpenSSL change).
+    assert!(elapsed < timeout * 3, "{elapsed:?}");
 }
 
 /// A proxy in front of `upstream` that passes the server's bytes on one at a
@@ -408,7 +409,9 @@ fn a_trickled_handshake_is_bounded_as_a_whole() {
         matches!(result, Err(Error::Timeout(Phase::TlsHandshake))),
         "{result:?}"
     );
-    assert!(elapsed < timeout + MARGIN, "{elapsed:?}");
+    // Far below the many seconds a per-read bound would allow, with room for
+    // a machine whose CPUs are busy (it failed there with timeout + 300 ms).
+    assert!(elapsed < timeout * 3, "{elapsed:?}");
 }
 
 #[test]

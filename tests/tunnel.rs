@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use edgepool::net::{Stream, TlsMode};
-use edgepool::tunnel::{ClientPool, ClientPoolBuilder, ConnId, ServerPool};
+use edgepool::tunnel::{ClientPool, ClientPoolBuilder, ConnId, IdFormat, ServerPool};
 use edgepool::Error;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -199,6 +199,97 @@ fn an_unknown_id_times_out_with_a_clear_error() {
     // The stock is untouched and still usable.
     let (_, mut near, mut far) = pair(&server, &client);
     send(&mut near, &mut far, b"still fine");
+}
+
+#[test]
+fn the_control_connection_comes_first_and_either_end_can_start() {
+    let server = server();
+    let client = client_of(&server).min_capacity(4).start().expect("start");
+    // NodePass takes the control connection by ID on the client.
+    let mut control_far = client
+        .get_by_id(ConnId::CONTROL, WAIT)
+        .expect("the control connection");
+    let (id, mut control_near) = server.get_any(WAIT).expect("get_any");
+    assert_eq!(id, ConnId::CONTROL, "the server's first connection");
+    send(&mut control_near, &mut control_far, b"control");
+    // Only one control connection: later ones are random.
+    let (id, mut near) = server.get_any(WAIT).expect("server starts");
+    assert_ne!(id, ConnId::CONTROL);
+    let mut far = client.get_by_id(id, WAIT).expect("by id");
+    send(&mut near, &mut far, b"server first");
+    let (id, mut far) = client.get_any(WAIT).expect("client starts");
+    assert_ne!(id, ConnId::CONTROL);
+    let mut near = server.get_by_id(id, WAIT).expect("by id");
+    send(&mut far, &mut near, b"client first");
+    // Unknown IDs time out on both ends.
+    let unknown: ConnId = "00c0ffee".parse().unwrap();
+    let err = server.get_by_id(unknown, Duration::from_millis(50));
+    assert!(matches!(err, Err(Error::PoolTimeout { .. })), "{err:?}");
+    let err = client.get_by_id(unknown, Duration::from_millis(50));
+    assert!(matches!(err, Err(Error::PoolTimeout { .. })), "{err:?}");
+    // A server pool that restarts gives out 00000000 again.
+    let again = ServerPool::builder().bind("127.0.0.1:0").expect("bind");
+    let (_, first) = raw_client(again.local_addr(), None);
+    assert_eq!(first, Some(ConnId::CONTROL));
+}
+
+#[test]
+fn the_older_hex_id_format_works_both_ways() {
+    // An edgepool server: a hand-written client reads 8 hex characters.
+    let server = ServerPool::builder()
+        .id_format(IdFormat::Hex)
+        .bind("127.0.0.1:0")
+        .expect("bind");
+    let mut raw = TcpStream::connect(server.local_addr()).expect("connect");
+    raw.set_read_timeout(Some(WAIT)).unwrap();
+    let mut text = [0u8; 8];
+    raw.read_exact(&mut text).expect("8 characters");
+    assert_eq!(&text, b"00000000", "the control connection comes first");
+    let mut raw2 = TcpStream::connect(server.local_addr()).expect("connect");
+    raw2.set_read_timeout(Some(WAIT)).unwrap();
+    raw2.read_exact(&mut text).expect("8 characters");
+    let id: ConnId = std::str::from_utf8(&text).unwrap().parse().expect("hex");
+    raw2.write_all(b"after the id").unwrap();
+    let mut near = server.get_by_id(id, WAIT).expect("by the ID it sent");
+    let mut got = [0u8; 12];
+    near.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"after the id", "nothing of the payload was taken");
+
+    // An edgepool client of a hand-written server that sends hex IDs.
+    let (addr, held) = scripted_server(
+        vec![
+            (Duration::ZERO, b"0badcafe".to_vec()),
+            (Duration::ZERO, b"DEADBEEFpayload".to_vec()),
+        ],
+        Duration::from_millis(500),
+    );
+    let client = ClientPool::builder(addr.to_string())
+        .min_capacity(2)
+        .max_capacity(2)
+        .id_format(IdFormat::Hex)
+        .start()
+        .expect("start");
+    client
+        .get_by_id("0badcafe".parse().unwrap(), WAIT)
+        .expect("0badcafe");
+    let mut far = client
+        .get_by_id("deadbeef".parse().unwrap(), WAIT)
+        .expect("upper-case hex is read too");
+    let mut got = [0u8; 7];
+    far.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"payload");
+    client.close();
+    drop(held.join());
+
+    // Two edgepool ends.
+    let client = client_of(&server)
+        .id_format(IdFormat::Hex)
+        .start()
+        .expect("start");
+    drop(raw);
+    let (_, mut near, mut far) = pair(&server, &client);
+    send(&mut near, &mut far, b"hex both ways");
+    send(&mut far, &mut near, b"and back");
 }
 
 #[test]
@@ -893,6 +984,270 @@ subjectAltName = DNS:localhost, IP:127.0.0.1
         fn drop(&mut self) {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+
+    // ------------------------------------------------ TLS 1.3-only peers
+
+    /// `tests/tls13_peer.py`: a NodePass-style peer in Python that speaks
+    /// TLS 1.3 only (as NodePass's Go pool does), driven line by line over
+    /// its standard input. Killed on drop.
+    struct Peer13 {
+        child: std::process::Child,
+        stdin: std::process::ChildStdin,
+        lines: std::sync::mpsc::Receiver<String>,
+        /// `ID` lines that came while a command ran.
+        ids: std::collections::VecDeque<String>,
+        _dir: Option<TempDir>,
+    }
+
+    impl Peer13 {
+        fn spawn(args: &[String], dir: Option<TempDir>) -> Peer13 {
+            use std::io::BufRead;
+            use std::process::Stdio;
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tls13_peer.py");
+            let mut child = Command::new("python3")
+                .arg(script)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("these tests need python3 ({e}); on Debian: apt-get install python3")
+                });
+            let stdin = child.stdin.take().expect("piped stdin");
+            let stdout = child.stdout.take().expect("piped stdout");
+            let (tx, lines) = std::sync::mpsc::channel();
+            thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { return };
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            });
+            Peer13 {
+                child,
+                stdin,
+                lines,
+                ids: Default::default(),
+                _dir: dir,
+            }
+        }
+
+        /// A TLS 1.3-only server with the test CA's server certificate.
+        fn server(format: &str) -> (Peer13, SocketAddr) {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "edgepool-tunnel-peer13-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::create_dir_all(&dir).expect("scratch directory");
+            let dir = TempDir(dir);
+            let (cert, key) = &certs().server;
+            fs::write(dir.0.join("cert.pem"), cert).expect("cert");
+            fs::write(dir.0.join("key.pem"), key).expect("key");
+            let path = |f: &str| dir.0.join(f).to_string_lossy().into_owned();
+            let args = [
+                "server".into(),
+                path("cert.pem"),
+                path("key.pem"),
+                format.into(),
+            ];
+            let mut peer = Peer13::spawn(&args, Some(dir));
+            let port = peer.expect("LISTEN ");
+            peer.expect("READY");
+            (peer, format!("127.0.0.1:{port}").parse().expect("port"))
+        }
+
+        /// `n` TLS 1.3-only client connections to `server`; their IDs.
+        fn client(server: &ServerPool, n: usize, format: &str) -> (Peer13, Vec<ConnId>) {
+            let port = server.local_addr().port().to_string();
+            let mut peer =
+                Peer13::spawn(&["client".into(), port, n.to_string(), format.into()], None);
+            let ids = (0..n).map(|_| peer.next_id()).collect();
+            peer.expect("READY");
+            (peer, ids)
+        }
+
+        /// The rest of the next line that starts with `prefix` (other lines
+        /// are skipped); panics after 10 s.
+        fn expect(&mut self, prefix: &str) -> String {
+            if prefix == "ID " {
+                if let Some(id) = self.ids.pop_front() {
+                    return id;
+                }
+            }
+            let end = Instant::now() + Duration::from_secs(10);
+            loop {
+                let left = end.saturating_duration_since(Instant::now());
+                match self.lines.recv_timeout(left) {
+                    Ok(line) => {
+                        if let Some(rest) = line.strip_prefix(prefix) {
+                            return rest.to_owned();
+                        }
+                    }
+                    Err(e) => panic!("tls13_peer.py: no line {prefix:?}: {e:?}"),
+                }
+            }
+        }
+
+        fn next_id(&mut self) -> ConnId {
+            self.expect("ID ").parse().expect("an ID")
+        }
+
+        /// Runs `cmd` on every connection the peer holds; the lines it
+        /// printed meanwhile.
+        fn run(&mut self, cmd: &str) -> Vec<String> {
+            writeln!(self.stdin, "{cmd}").expect("tls13_peer.py's stdin");
+            self.stdin.flush().expect("flush");
+            let mut out = Vec::new();
+            loop {
+                let line = self
+                    .lines
+                    .recv_timeout(Duration::from_secs(10))
+                    .unwrap_or_else(|e| panic!("tls13_peer.py: {cmd}: {e:?}"));
+                if line == "OK" {
+                    return out;
+                }
+                match line.strip_prefix("ID ") {
+                    Some(id) => self.ids.push_back(id.to_owned()),
+                    None => out.push(line),
+                }
+            }
+        }
+    }
+
+    impl Drop for Peer13 {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    const FORMATS: [(IdFormat, &str); 2] = [(IdFormat::Bytes, "bytes"), (IdFormat::Hex, "hex")];
+
+    #[test]
+    fn a_tls13_only_client_gets_ids_and_data_flows_both_ways() {
+        let certs = certs();
+        let modes = [
+            ServerTls::SelfSigned,
+            ServerTls::Pem {
+                cert: certs.server.0.clone(),
+                key: certs.server.1.clone(),
+            },
+        ];
+        for tls in modes {
+            for (format, name) in FORMATS {
+                let server = ServerPool::builder()
+                    .tls(tls.clone())
+                    .id_format(format)
+                    .bind("127.0.0.1:0")
+                    .expect("bind");
+                let (mut peer, ids) = Peer13::client(&server, 3, name);
+                assert_eq!(ids[0], ConnId::CONTROL, "{tls:?} {name}");
+                peer.run("hello");
+                for id in &ids {
+                    let mut near = server.get_by_id(*id, WAIT).expect("get_by_id");
+                    assert!(near.is_tls());
+                    let mut line = vec![0u8; 15];
+                    near.read_exact(&mut line).expect("the peer's hello");
+                    assert_eq!(line, format!("hello {id}\n").into_bytes());
+                    near.write_all(format!("pong {id}\n").as_bytes())
+                        .expect("write");
+                }
+                let got = peer.run("read");
+                let want: Vec<String> = ids.iter().map(|id| format!("GOT pong {id}")).collect();
+                assert_eq!(got, want, "{tls:?} {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_server_pool_drops_tls13_clients_that_close_in_any_way() {
+        let server = tls_server(ServerTls::SelfSigned);
+        for how in ["close_notify", "fin", "rst"] {
+            let (mut peer, _) = Peer13::client(&server, 4, "bytes");
+            assert!(eventually(|| server.active() == 4), "{how}");
+            peer.run(how);
+            assert!(
+                eventually_within(WAIT, || server.active() == 0),
+                "{how}: {} still in stock",
+                server.active()
+            );
+            let err = server.get_any(Duration::from_millis(50)).unwrap_err();
+            assert!(matches!(err, Error::PoolTimeout { .. }), "{how}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn the_client_pool_takes_ids_from_a_tls13_only_server_and_data_flows_both_ways() {
+        for (format, name) in FORMATS {
+            let (mut peer, addr) = Peer13::server(name);
+            let client = ClientPool::builder(addr.to_string())
+                .min_capacity(3)
+                .max_capacity(3)
+                .min_interval(Duration::from_millis(5))
+                .max_interval(Duration::from_millis(50))
+                .id_format(format)
+                .tls(verified("localhost", &certs().ca))
+                .start()
+                .expect("start");
+            let ids: Vec<ConnId> = (0..3).map(|_| peer.next_id()).collect();
+            assert_eq!(ids[0], ConnId::CONTROL);
+            assert!(eventually_within(WAIT, || client.active() == 3), "{name}");
+            peer.run("hello");
+            let mut conns = Vec::new();
+            for id in &ids {
+                let mut far = client.get_by_id(*id, WAIT).expect("get_by_id");
+                let mut line = vec![0u8; 15];
+                far.read_exact(&mut line).expect("the server's hello");
+                assert_eq!(line, format!("hello {id}\n").into_bytes());
+                far.write_all(format!("pong {id}\n").as_bytes())
+                    .expect("write");
+                conns.push(far);
+            }
+            let got = peer.run("read");
+            let want: Vec<String> = ids.iter().map(|id| format!("GOT pong {id}")).collect();
+            assert_eq!(got, want, "{name}");
+            assert_eq!(client.errors(), 0, "{:?}", client.last_error());
+        }
+    }
+
+    #[test]
+    fn the_client_pool_redials_when_a_tls13_server_closes_all_its_connections() {
+        let (mut peer, addr) = Peer13::server("bytes");
+        let client = ClientPool::builder(addr.to_string())
+            .min_capacity(4)
+            .max_capacity(4)
+            .min_interval(Duration::from_millis(5))
+            .max_interval(Duration::from_millis(50))
+            .tls(verified("localhost", &certs().ca))
+            .start()
+            .expect("start");
+        let mut old: Vec<ConnId> = (0..4).map(|_| peer.next_id()).collect();
+        assert!(eventually_within(WAIT, || client.active() == 4));
+        // close_notify then FIN; FIN alone with the session tickets still
+        // unread in the client's socket; RST.
+        for how in ["close_notify", "fin", "rst"] {
+            peer.run(how);
+            let new: Vec<ConnId> = (0..4).map(|_| peer.next_id()).collect();
+            assert!(
+                eventually_within(WAIT, || client.active() == 4),
+                "{how}: {} stocked",
+                client.active()
+            );
+            for id in &old {
+                let gone = client.get_by_id(*id, Duration::from_millis(1));
+                assert!(gone.is_err(), "{how}: {id} was closed by the server");
+            }
+            for id in &new {
+                let mut conn = client.get_by_id(*id, WAIT).expect("a redialled connection");
+                conn.write_all(b"x").expect("alive");
+            }
+            // Taking them made the client dial 4 more.
+            old = (0..4).map(|_| peer.next_id()).collect();
         }
     }
 

@@ -1,14 +1,15 @@
 //! [`ClientPool`]: a stock of connections dialled to a tunnel server, each
 //! known by the ID the server sent first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::mem;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{adjust, wire, ConnId, MAX_WAIT};
+use super::{adjust, wire, ConnId, IdFormat, MAX_WAIT};
 use crate::backoff::Backoff;
 use crate::net::{self, ConnectOptions, Keepalive, Stream, TlsMode};
 use crate::{Error, Result};
@@ -43,6 +44,8 @@ pub struct ClientPoolBuilder {
     handshake_timeout: Duration,
     backoff_min: Duration,
     backoff_max: Duration,
+    id_format: IdFormat,
+    dial_concurrency: usize,
 }
 
 impl fmt::Debug for ClientPoolBuilder {
@@ -57,6 +60,8 @@ impl fmt::Debug for ClientPoolBuilder {
             .field("connect", &self.connect)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("backoff", &(self.backoff_min..self.backoff_max))
+            .field("id_format", &self.id_format)
+            .field("dial_concurrency", &self.dial_concurrency)
             .finish()
     }
 }
@@ -82,7 +87,45 @@ impl ClientPoolBuilder {
             handshake_timeout: Duration::from_secs(10),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
+            id_format: IdFormat::Bytes,
+            dial_concurrency: 4,
         }
+    }
+
+    /// Most dials in flight at once while a round refills the stock.
+    /// Defaults to 4; must be 1 (one after another) to 64.
+    ///
+    /// A round dials one connection alone first, so a server that is down
+    /// costs one failed dial per round whatever this is. After that, up to
+    /// this many TCP connects and TLS handshakes run at once, each on its own
+    /// short-lived thread: with TLS on a multi-core gateway, or over a link
+    /// with a long round trip, a flushed stock refills several times faster.
+    /// The default 4 stays far below what a server takes for a flood (a
+    /// [`ServerPool`](super::ServerPool) runs up to 64 handshakes at once,
+    /// Linux queues 4096 connections per listener by default).
+    ///
+    /// ```
+    /// # use edgepool::tunnel::ClientPool;
+    /// let builder = ClientPool::builder("127.0.0.1:10101").dial_concurrency(1);
+    /// # let _ = builder;
+    /// ```
+    pub fn dial_concurrency(mut self, n: usize) -> Self {
+        self.dial_concurrency = n;
+        self
+    }
+
+    /// How the server sends the ID: 4 raw bytes (the default, NodePass
+    /// since mid-2025) or 8 hex characters (NodePass before). See
+    /// [`IdFormat`].
+    ///
+    /// ```
+    /// # use edgepool::tunnel::{ClientPool, IdFormat};
+    /// let builder = ClientPool::builder("127.0.0.1:10101").id_format(IdFormat::Hex);
+    /// # let _ = builder;
+    /// ```
+    pub fn id_format(mut self, format: IdFormat) -> Self {
+        self.id_format = format;
+        self
     }
 
     /// The smallest stock the pool aims for, and its starting capacity.
@@ -260,18 +303,16 @@ impl ClientPoolBuilder {
         if self.min_interval.is_zero() || self.max_interval < self.min_interval {
             return fail("min_interval must be greater than zero and at most max_interval");
         }
+        if !(1..=64).contains(&self.dial_concurrency) {
+            return fail("dial_concurrency must be 1 to 64");
+        }
         if self.backoff_min.is_zero() || self.backoff_max < self.backoff_min {
             return fail("the backoff minimum must be greater than zero and at most its maximum");
         }
         if self.connect.connect_timeout.is_zero() {
             return fail("connect_timeout must be greater than zero");
         }
-        wire::check_timeouts(
-            self.handshake_timeout,
-            self.connect.read_timeout,
-            self.connect.write_timeout,
-            self.connect.keepalive.as_ref(),
-        )
+        wire::check_timeouts(self.handshake_timeout, &self.connect)
     }
 
     /// Checks the settings and starts the pool: one manager thread that
@@ -293,6 +334,7 @@ impl ClientPoolBuilder {
             tls,
             state: Mutex::new(State {
                 stock: HashMap::new(),
+                order: VecDeque::new(),
                 capacity: self.min_capacity,
                 interval: self.min_interval,
                 closed: false,
@@ -314,10 +356,12 @@ impl ClientPoolBuilder {
     }
 }
 
-/// The TLS side of dialling, set up once per pool.
+/// The TLS side of dialling, set up once per pool (one OpenSSL context).
 struct Tls {
     #[cfg(feature = "tls")]
-    connector: Option<native_tls::TlsConnector>,
+    connector: Option<openssl::ssl::SslConnector>,
+    #[cfg(feature = "tls")]
+    mode: TlsMode,
     /// The name to verify and send as SNI.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     name: String,
@@ -330,11 +374,15 @@ impl Tls {
                 server_name: Some(name),
                 ..
             } => name.clone(),
-            _ => host_part(addr).to_owned(),
+            _ => net::host_part(addr).to_owned(),
         };
         #[cfg(feature = "tls")]
         return Ok(Tls {
-            connector: wire::tls_connector(mode)?,
+            connector: match mode {
+                TlsMode::Off => None,
+                mode => Some(net::tls::ssl_connector(mode)?),
+            },
+            mode: mode.clone(),
             name,
         });
         #[cfg(not(feature = "tls"))]
@@ -348,23 +396,12 @@ impl Tls {
     fn wrap(&self, tcp: std::net::TcpStream, deadline: Instant) -> Result<Stream> {
         #[cfg(feature = "tls")]
         if let Some(connector) = &self.connector {
-            let tls = wire::tls_connect(connector, &self.name, tcp, deadline)?;
-            return Ok(Stream::Tls(Box::new(tls)));
+            let tls = net::tls::ssl_connect(connector, &self.mode, &self.name, tcp, deadline)?;
+            return Ok(Stream::Ssl(Box::new(tls)));
         }
         let _ = deadline;
         Ok(Stream::Plain(tcp))
     }
-}
-
-/// The host part of `"host:port"`, `"[v6]:port"` or a bare host.
-fn host_part(addr: &str) -> &str {
-    let host = match addr.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => host,
-        _ => addr,
-    };
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
 }
 
 /// The client end of a tunnel pool: a stock of pre-dialled connections to a
@@ -416,6 +453,9 @@ struct Shared {
 
 struct State {
     stock: HashMap<ConnId, Stream>,
+    /// Stocked IDs, oldest first, for `get_any`; may still name connections
+    /// taken by ID (skipped, and compacted when they pile up).
+    order: VecDeque<ConnId>,
     capacity: usize,
     interval: Duration,
     closed: bool,
@@ -443,6 +483,7 @@ impl Shared {
         let stock = {
             let mut state = self.lock();
             state.closed = true;
+            state.order.clear();
             mem::take(&mut state.stock)
         };
         self.stocked.notify_all();
@@ -465,7 +506,7 @@ impl Shared {
         let tcp = net::connect(&cfg.addr, &cfg.connect)?;
         let deadline = Instant::now() + cfg.handshake_timeout;
         let mut stream = self.tls.wrap(tcp, deadline)?;
-        let id = wire::read_id(&mut stream, deadline)?;
+        let id = wire::read_id(&mut stream, deadline, cfg.id_format)?;
         stream.set_read_timeout(cfg.connect.read_timeout)?;
         Ok((id, stream))
     }
@@ -476,7 +517,7 @@ impl Shared {
         let ids: Vec<ConnId> = self.lock().stock.keys().copied().collect();
         for id in ids {
             let mut state = self.lock();
-            if state.stock.get(&id).is_some_and(wire::is_closed) {
+            if state.stock.get_mut(&id).is_some_and(wire::is_closed) {
                 state.stock.remove(&id);
                 log::debug!("tunnel client: stocked connection {id} was closed by the server");
             }
@@ -507,39 +548,92 @@ impl Shared {
     }
 
     /// Dials up to `need` connections; stops at the first failure. Returns
-    /// how many were stocked and whether a dial failed.
+    /// how many were stocked and whether a dial failed. The first dial runs
+    /// alone (a server that is down costs one failed dial per round); after
+    /// it succeeds, up to `dial_concurrency` dials run at once.
     fn fill(&self, need: usize) -> (usize, bool) {
-        let mut created = 0;
-        for _ in 0..need {
-            let dialled = self.dial();
-            let mut state = self.lock();
-            if state.closed {
-                return (created, false);
+        if need == 0 {
+            return (0, false);
+        }
+        match self.dial_one() {
+            Some(true) => {}
+            Some(false) => return (0, true),
+            None => return (0, false),
+        }
+        let rest = need - 1;
+        let workers = self.cfg.dial_concurrency.min(rest);
+        let remaining = AtomicUsize::new(rest);
+        let created = AtomicUsize::new(1);
+        let failed = AtomicBool::new(false);
+        let work = || {
+            while !failed.load(Ordering::Relaxed)
+                && remaining
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                match self.dial_one() {
+                    Some(true) => {
+                        created.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(false) => failed.store(true, Ordering::Relaxed),
+                    None => return,
+                }
             }
-            let result = dialled.and_then(|(id, stream)| {
-                if state.stock.contains_key(&id) {
-                    return Err(Error::Protocol(format!(
-                        "the server sent connection ID {id} twice; closed the second connection"
-                    )));
+        };
+        thread::scope(|scope| {
+            // One dialler is this thread; the others are scoped threads (if
+            // the OS refuses one, fewer dial).
+            for _ in 1..workers {
+                let spawned = thread::Builder::new()
+                    .name("edgepool-tunnel-dial".into())
+                    .spawn_scoped(scope, work);
+                if spawned.is_err() {
+                    break;
                 }
-                state.stock.insert(id, stream);
-                Ok(())
-            });
-            match result {
-                Ok(()) => {
-                    created += 1;
-                    state.last_error = None;
-                    drop(state);
-                    self.stocked.notify_all();
-                }
-                Err(e) => {
-                    drop(state);
-                    self.record_failure(&e);
-                    return (created, true);
-                }
+            }
+            work();
+        });
+        (
+            created.load(Ordering::Relaxed),
+            failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// One dial, stocked: `Some(true)` when stocked, `Some(false)` when it
+    /// failed (recorded), `None` once the pool is closed.
+    fn dial_one(&self) -> Option<bool> {
+        let dialled = self.dial();
+        let mut state = self.lock();
+        if state.closed {
+            return None;
+        }
+        let result = dialled.and_then(|(id, stream)| {
+            if state.stock.contains_key(&id) {
+                return Err(Error::Protocol(format!(
+                    "the server sent connection ID {id} twice; closed the second connection"
+                )));
+            }
+            state.stock.insert(id, stream);
+            state.order.push_back(id);
+            if state.order.len() > 2 * state.stock.len() + 64 {
+                let State { order, stock, .. } = &mut *state;
+                order.retain(|id| stock.contains_key(id));
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                state.last_error = None;
+                drop(state);
+                self.stocked.notify_all();
+                Some(true)
+            }
+            Err(e) => {
+                drop(state);
+                self.record_failure(&e);
+                Some(false)
             }
         }
-        (created, false)
     }
 
     /// Waits `delay`, or less if the pool is closed or flushed meanwhile.
@@ -625,8 +719,9 @@ impl ClientPool {
 
     /// Takes the connection with this ID out of the stock, waiting up to
     /// `timeout` for it to arrive (for example when the server announced an
-    /// ID whose 4 bytes are still on their way). Waiting costs nothing: the
-    /// call sleeps until a connection is stocked.
+    /// ID whose bytes are still on their way). Waiting costs nothing: the
+    /// call sleeps until a connection is stocked. NodePass takes its control
+    /// connection this way: `get_by_id(ConnId::CONTROL, …)`.
     ///
     /// # Errors
     ///
@@ -645,21 +740,88 @@ impl ClientPool {
     ///
     /// let pool = ClientPool::builder("127.0.0.1:9").start()?;
     /// let unknown = "00c0ffee".parse()?;
-    /// let err = pool.get(unknown, Duration::from_millis(50)).unwrap_err();
+    /// let err = pool.get_by_id(unknown, Duration::from_millis(50)).unwrap_err();
     /// assert!(matches!(err, Error::PoolTimeout { .. }));
     /// # Ok::<(), edgepool::Error>(())
     /// ```
+    pub fn get_by_id(&self, id: ConnId, timeout: Duration) -> Result<Stream> {
+        self.take(timeout, Some(id)).map(|(_, stream)| stream)
+    }
+
+    /// The same as [`get_by_id`](Self::get_by_id), under its name before 0.2.
+    ///
+    /// ```
+    /// # use std::time::Duration; use edgepool::tunnel::ClientPool;
+    /// let pool = ClientPool::builder("127.0.0.1:9").start()?;
+    /// assert!(pool.get("00c0ffee".parse()?, Duration::from_millis(20)).is_err());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn get(&self, id: ConnId, timeout: Duration) -> Result<Stream> {
+        self.get_by_id(id, timeout)
+    }
+
+    /// Takes the oldest stocked connection and its ID, waiting up to
+    /// `timeout` for one (NodePass: "take any ready connection", for data
+    /// that starts from the client's end; tell the server the ID so that it
+    /// takes the same connection with
+    /// [`ServerPool::get_by_id`](super::ServerPool::get_by_id)). Connections
+    /// the server has closed meanwhile are skipped (closed). The control
+    /// connection is not special here: take it by ID first if it matters.
+    ///
+    /// # Errors
+    ///
+    /// As [`get_by_id`](Self::get_by_id), except that a closed connection is
+    /// skipped rather than reported.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepool::{tunnel::ClientPool, Error};
+    ///
+    /// let pool = ClientPool::builder("127.0.0.1:9").start()?;
+    /// let err = pool.get_any(Duration::from_millis(50)).unwrap_err();
+    /// assert!(matches!(err, Error::PoolTimeout { .. }));
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_any(&self, timeout: Duration) -> Result<(ConnId, Stream)> {
+        self.take(timeout, None)
+    }
+
+    /// The oldest live connection (`wanted` = `None`) or the one with that
+    /// ID, waiting up to `timeout`.
+    fn take(&self, timeout: Duration, wanted: Option<ConnId>) -> Result<(ConnId, Stream)> {
         let shared = &self.handle.shared;
         let start = Instant::now();
         let deadline = start + timeout.min(MAX_WAIT);
         let mut state = shared.lock();
-        let stream = loop {
+        loop {
             if state.closed {
                 return Err(Error::Closed);
             }
-            if let Some(stream) = state.stock.remove(&id) {
-                break stream;
+            let taken = match wanted {
+                Some(id) => state.stock.remove(&id).map(|s| (id, s)),
+                None => loop {
+                    let Some(id) = state.order.pop_front() else {
+                        break None;
+                    };
+                    if let Some(stream) = state.stock.remove(&id) {
+                        break Some((id, stream));
+                    }
+                },
+            };
+            if let Some((id, mut stream)) = taken {
+                drop(state);
+                if !wire::is_closed(&mut stream) {
+                    return Ok((id, stream));
+                }
+                if wanted.is_some() {
+                    return Err(Error::Unhealthy(format!(
+                        "the server closed connection {id} while it was in stock"
+                    )));
+                }
+                log::debug!("tunnel client: skipped connection {id}: the server closed it");
+                drop(stream);
+                state = shared.lock();
+                continue;
             }
             if let Some(LastError {
                 message,
@@ -679,14 +841,7 @@ impl ClientPool {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
-        };
-        drop(state);
-        if wire::is_closed(&stream) {
-            return Err(Error::Unhealthy(format!(
-                "the server closed connection {id} while it was in stock"
-            )));
         }
-        Ok(stream)
     }
 
     /// True from [`start`](ClientPoolBuilder::start) until
@@ -799,6 +954,7 @@ impl ClientPool {
         let stock = {
             let mut state = shared.lock();
             state.kicked = true;
+            state.order.clear();
             mem::take(&mut state.stock)
         };
         shared.wake.notify_all();
@@ -846,10 +1002,7 @@ mod tests {
 
     #[test]
     fn the_tls_name_is_the_host_part_unless_set() {
-        assert_eq!(host_part("gw.example:10101"), "gw.example");
-        assert_eq!(host_part("[::1]:10101"), "::1");
-        assert_eq!(host_part("10.0.0.1:10101"), "10.0.0.1");
-        assert_eq!(host_part("gw"), "gw");
+        assert_eq!(Tls::new(&TlsMode::Off, "[::1]:10101").unwrap().name, "::1");
         let named = TlsMode::Verified {
             server_name: Some("tunnel.example".into()),
             ca: None,

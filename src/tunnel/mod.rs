@@ -6,8 +6,13 @@
 //! # Wire format
 //!
 //! Right after the TCP connect (and the TLS handshake, when TLS is on) the
-//! **server** writes the connection ID: **4 random bytes** from the OS random
-//! number generator (the `getrandom` crate). The client reads exactly 4 bytes
+//! **server** writes the connection ID: by default **4 bytes**, as NodePass's
+//! pool has sent them since mid-2025 ([`IdFormat::Bytes`]); or the same ID as
+//! **8 ASCII hex characters**, as it did before ([`IdFormat::Hex`]; both ends
+//! must be set alike). The first connection the server stocks gets
+//! [`ConnId::CONTROL`] (`00000000`): NodePass uses it as the control channel
+//! on both ends. Every other ID is random, from the OS random number
+//! generator (the `getrandom` crate). The client reads exactly the ID's bytes
 //! under a deadline (default 10 s, shared with the TLS handshake; the server
 //! has the same deadline for its side). Both ends show the ID as 8 lowercase
 //! hex characters ([`ConnId`]'s `Display`). Nothing else is sent by the
@@ -15,27 +20,35 @@
 //! read, a timeout or an ID the client already holds closes that one
 //! connection and nothing else.
 //!
+//! # Taking connections: either end may start
+//!
+//! Both pools offer NodePass's two ways of taking a connection, each with a
+//! timeout: `get_any` takes the oldest ready connection and returns its ID
+//! (the end that starts tells the other end that ID over the control
+//! channel), and `get_by_id` takes the connection with a given ID (the other
+//! end was told). [`ServerPool::get`] and [`ClientPool::get`] are the older
+//! names of [`ServerPool::get_any`] and [`ClientPool::get_by_id`].
+//!
 //! # The liveness check never reads the payload
 //!
-//! [`ServerPool::get`] skips stocked connections that the peer closed, and
-//! [`ClientPool`] drops such connections from its stock. Neither ever reads
-//! from a stocked connection: the check peeks at the TCP socket without
-//! blocking (`MSG_PEEK`, see [`net::socket_state`](crate::net::socket_state)),
-//! so bytes the peer sent early stay in the socket for the application.
+//! Both pools drop stocked connections that the peer closed ([`ClientPool`]
+//! at every round of its manager, so that they are redialled;
+//! [`ServerPool`] when it counts or hands out its stock), and `get_any` skips
+//! them. Neither ever consumes payload from a stocked connection, so bytes
+//! the peer sent early stay there for the application:
 //!
-//! - Plain TCP: end of stream or a socket error means closed; no bytes or
-//!   waiting bytes mean alive (waiting bytes are the peer's payload).
-//! - TLS: reading through TLS would consume the payload, so the check looks
-//!   from outside the TLS layer. Bytes the TLS library has already decrypted
-//!   (a record that carried the ID and more) mean alive. Otherwise it peeks
-//!   at the raw TCP socket: end of stream or an error means closed; waiting
-//!   bytes whose first byte starts a TLS *alert* record (content type 21: a
-//!   `close_notify` or a fatal alert, visible up to TLS 1.2) mean closed; any
-//!   other waiting record means alive. In TLS 1.3 every record looks like
-//!   application data from outside, so a peer that sent `close_notify` over
-//!   TLS 1.3 (and has not yet closed the socket) is only noticed by the
-//!   application's first read, which returns end of stream. No byte is
-//!   consumed either way.
+//! - Plain TCP: a non-blocking `MSG_PEEK` (see
+//!   [`net::socket_state`](crate::net::socket_state)): end of stream, a
+//!   reset or another socket error means closed; no bytes or waiting bytes
+//!   mean alive (waiting bytes are the peer's payload).
+//! - TLS: a non-blocking `SSL_peek` through OpenSSL. It processes whatever
+//!   records arrived without taking application data out of OpenSSL's
+//!   buffer: session tickets are absorbed, a `close_notify` (in TLS 1.3 an
+//!   encrypted record that looks like application data from outside) or any
+//!   alert means closed, as does the end of the TCP stream behind unread
+//!   tickets, or a reset. Application data waiting means alive, even if the
+//!   peer closed after sending it: the application reads the data, then the
+//!   end of the stream.
 //!
 //! # Dynamic adjustment (client)
 //!
@@ -55,35 +68,52 @@
 //! default) instead of the interval: a server that is down is never dialled
 //! in a loop.
 //!
-//! # TLS interoperability
+//! # TLS and NodePass compatibility
 //!
-//! The client speaks whatever the system's TLS library offers (TLS 1.3 with
-//! OpenSSL), so it works with a NodePass server. The server's TLS comes from
-//! `native-tls`, whose OpenSSL acceptor stops at TLS 1.2: clients that insist
-//! on TLS 1.3 (the NodePass Go client does) cannot connect to a TLS
-//! [`ServerPool`]. Plain TCP interoperates both ways.
+//! Both pools speak TLS through OpenSSL directly (feature `tls`): TLS 1.2
+//! and 1.3, X25519 first, as a client and as a server (the server uses
+//! Mozilla's "intermediate" v5 profile; `native-tls`'s acceptor disables TLS
+//! 1.3, which NodePass's Go client requires). NodePass's TLS modes map as
+//! follows: mode 0 is [`TlsMode::Off`](crate::net::TlsMode::Off) /
+//! [`ServerTls::Off`]; mode 1 (self-signed, not verified) is
+//! [`TlsMode::Insecure`](crate::net::TlsMode::Insecure) /
+//! [`ServerTls::SelfSigned`]; mode 2 (a real certificate, verified) is
+//! [`TlsMode::Verified`](crate::net::TlsMode::Verified) / [`ServerTls::Pem`].
+//! The server sends no session tickets (NodePass's clients do not resume).
 //!
 //! # Example
 //!
 //! ```
 //! use std::io::{Read, Write};
 //! use std::time::Duration;
-//! use edgepool::tunnel::{ClientPool, ServerPool};
+//! use edgepool::tunnel::{ClientPool, ConnId, ServerPool};
 //!
+//! let wait = Duration::from_secs(5);
 //! let server = ServerPool::builder().bind("127.0.0.1:0")?;
 //! let client = ClientPool::builder(server.local_addr().to_string())
 //!     .min_capacity(2)
 //!     .start()?;
 //!
-//! // The server takes a stocked connection and tells the client its ID
-//! // (here directly; a tunnel sends it over its control channel).
-//! let (id, mut near) = server.get(Duration::from_secs(5))?;
-//! let mut far = client.get(id, Duration::from_secs(5))?;
+//! // The control connection, taken by ID on the client as NodePass does.
+//! let mut control_far = client.get_by_id(ConnId::CONTROL, wait)?;
+//! let mut control_near = server.get_by_id(ConnId::CONTROL, wait)?;
+//!
+//! // The server starts: it takes any connection and tells the client its
+//! // ID (here directly; a tunnel sends it over the control connection).
+//! let (id, mut near) = server.get_any(wait)?;
+//! let mut far = client.get_by_id(id, wait)?;
 //! near.write_all(b"hello")?;
 //! let mut buf = [0; 5];
 //! far.read_exact(&mut buf)?;
 //! assert_eq!(&buf, b"hello");
-//! assert_eq!(id.to_string().len(), 8);
+//!
+//! // The client starts, the other way round.
+//! let (id, mut far) = client.get_any(wait)?;
+//! let mut near = server.get_by_id(id, wait)?;
+//! far.write_all(b"world")?;
+//! near.read_exact(&mut buf)?;
+//! assert_eq!(&buf, b"world");
+//! # let _ = (&mut control_far, &mut control_near);
 //! client.close();
 //! server.close();
 //! # Ok::<(), edgepool::Error>(())
@@ -96,6 +126,47 @@ mod wire;
 
 pub use client::{ClientPool, ClientPoolBuilder};
 pub use server::{ServerPool, ServerPoolBuilder, ServerTls};
+
+/// How the server sends each connection ID: NodePass's pool since mid-2025
+/// sends 4 raw bytes ([`Bytes`](IdFormat::Bytes), the default); before that
+/// it sent the same ID as 8 ASCII hex characters ([`Hex`](IdFormat::Hex)).
+/// Both ends must agree: set the same format on the [`ServerPoolBuilder`] and
+/// the [`ClientPoolBuilder`]. A client reading the wrong format gets a
+/// protocol error (hex) or IDs that match nothing, with 4 bytes left in
+/// front of the payload (bytes), so the format is not guessed.
+///
+/// ```
+/// use edgepool::tunnel::{ClientPool, IdFormat, ServerPool};
+///
+/// // An edgepool pair speaking the older format, as a NodePass peer from
+/// // before mid-2025 does.
+/// let server = ServerPool::builder().id_format(IdFormat::Hex).bind("127.0.0.1:0")?;
+/// let client = ClientPool::builder(server.local_addr().to_string())
+///     .id_format(IdFormat::Hex)
+///     .start()?;
+/// assert_eq!(IdFormat::default(), IdFormat::Bytes);
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IdFormat {
+    /// 4 raw bytes (NodePass's pool since mid-2025). The default.
+    #[default]
+    Bytes,
+    /// 8 ASCII hex characters (NodePass's pool before mid-2025, pool
+    /// v1.0.x); the client accepts either case.
+    Hex,
+}
+
+impl IdFormat {
+    /// Bytes on the wire.
+    const fn len(self) -> usize {
+        match self {
+            IdFormat::Bytes => 4,
+            IdFormat::Hex => 8,
+        }
+    }
+}
 
 use std::fmt;
 use std::str::FromStr;
@@ -128,6 +199,20 @@ const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 
 pub struct ConnId([u8; 4]);
 
 impl ConnId {
+    /// `00000000`: the ID of the control connection. A [`ServerPool`] gives
+    /// it to the first connection it stocks (and again to the next one while
+    /// the control connection has not been taken and none in stock holds
+    /// it); NodePass uses that connection as its control channel on both
+    /// ends, the client taking it with
+    /// [`ClientPool::get_by_id`]`(ConnId::CONTROL, …)`. Random IDs are never
+    /// `00000000`.
+    ///
+    /// ```
+    /// # use edgepool::tunnel::ConnId;
+    /// assert_eq!(ConnId::CONTROL.to_string(), "00000000");
+    /// ```
+    pub const CONTROL: ConnId = ConnId([0; 4]);
+
     /// The ID made of these 4 bytes, as they appear on the wire.
     ///
     /// ```

@@ -9,9 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{wire, ConnId, MAX_WAIT};
+use super::{wire, ConnId, IdFormat, MAX_WAIT};
 use crate::backoff::Backoff;
-use crate::net::{Keepalive, Stream};
+use crate::net::{self, ConnectOptions, Keepalive, Stream};
 use crate::{Error, Result};
 
 /// TLS handshakes that may run at once; connections beyond are closed at
@@ -51,12 +51,12 @@ pub enum ServerTls {
     /// Plain TCP. The default.
     #[default]
     Off,
-    /// A certificate (chain) and its private key, both PEM; the key in
-    /// PKCS #8 (`-----BEGIN PRIVATE KEY-----`).
+    /// A certificate (chain) and its private key, both PEM (the key in any
+    /// form OpenSSL reads: PKCS #8, SEC1 EC or PKCS #1 RSA).
     Pem {
         /// The certificate, then any intermediate certificates, in PEM.
         cert: Vec<u8>,
-        /// The private key in PKCS #8 PEM.
+        /// The private key in PEM.
         key: Vec<u8>,
     },
     /// A self-signed certificate generated at start.
@@ -98,9 +98,10 @@ pub struct ServerPoolBuilder {
     tls: ServerTls,
     max_capacity: usize,
     handshake_timeout: Duration,
-    keepalive: Option<Keepalive>,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
+    /// Keepalive and the I/O timeouts of stocked connections (the connect
+    /// timeout is unused): set up by `net`, as for dialled sockets.
+    socket: ConnectOptions,
+    id_format: IdFormat,
 }
 
 impl Default for ServerPoolBuilder {
@@ -110,9 +111,8 @@ impl Default for ServerPoolBuilder {
             tls: ServerTls::Off,
             max_capacity: 256,
             handshake_timeout: Duration::from_secs(10),
-            keepalive: Some(Keepalive::default()),
-            read_timeout: Some(Duration::from_secs(5)),
-            write_timeout: Some(Duration::from_secs(5)),
+            socket: ConnectOptions::default(),
+            id_format: IdFormat::Bytes,
         }
     }
 }
@@ -193,7 +193,21 @@ impl ServerPoolBuilder {
     /// # let _ = builder;
     /// ```
     pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
-        self.keepalive = keepalive;
+        self.socket.keepalive = keepalive;
+        self
+    }
+
+    /// How the ID goes on the wire: 4 raw bytes (the default, NodePass
+    /// since mid-2025) or 8 hex characters (NodePass before). See
+    /// [`IdFormat`].
+    ///
+    /// ```
+    /// # use edgepool::tunnel::{IdFormat, ServerPool};
+    /// let builder = ServerPool::builder().id_format(IdFormat::Hex);
+    /// # let _ = builder;
+    /// ```
+    pub fn id_format(mut self, format: IdFormat) -> Self {
+        self.id_format = format;
         self
     }
 
@@ -206,7 +220,7 @@ impl ServerPoolBuilder {
     /// # let _ = builder;
     /// ```
     pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.read_timeout = timeout;
+        self.socket.read_timeout = timeout;
         self
     }
 
@@ -219,7 +233,7 @@ impl ServerPoolBuilder {
     /// # let _ = builder;
     /// ```
     pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
+        self.socket.write_timeout = timeout;
         self
     }
 
@@ -256,12 +270,7 @@ impl ServerPoolBuilder {
         if !(1..=65_536).contains(&self.max_capacity) {
             return Err(Error::Config("max_capacity must be 1 to 65536".to_owned()));
         }
-        wire::check_timeouts(
-            self.handshake_timeout,
-            self.read_timeout,
-            self.write_timeout,
-            self.keepalive.as_ref(),
-        )?;
+        wire::check_timeouts(self.handshake_timeout, &self.socket)?;
         listener.set_nonblocking(false)?;
         let local_addr = listener.local_addr()?;
         let (acceptor, certificate) = tls::setup(&self.tls, local_addr.ip())?;
@@ -274,6 +283,7 @@ impl ServerPoolBuilder {
                 stock: VecDeque::new(),
                 ids: HashSet::new(),
                 handshakes: 0,
+                control_taken: false,
                 closed: false,
                 accepting: true,
             }),
@@ -332,7 +342,7 @@ impl Drop for Handle {
 struct Shared {
     cfg: ServerPoolBuilder,
     #[cfg(feature = "tls")]
-    acceptor: Option<native_tls::TlsAcceptor>,
+    acceptor: Option<openssl::ssl::SslAcceptor>,
     #[cfg(not(feature = "tls"))]
     acceptor: Option<std::convert::Infallible>,
     certificate: Option<Vec<u8>>,
@@ -350,6 +360,8 @@ struct State {
     /// The IDs in stock and those being sent: never two alike.
     ids: HashSet<ConnId>,
     handshakes: usize,
+    /// The control connection ([`ConnId::CONTROL`]) was handed out.
+    control_taken: bool,
     closed: bool,
     /// The accept thread still holds the listening socket.
     accepting: bool,
@@ -381,23 +393,20 @@ impl Shared {
         if state.stock.len() + state.handshakes < max {
             return true;
         }
-        let mut dropped = Vec::new();
-        state.stock.retain_mut(|(id, stream)| {
-            if wire::is_closed(stream) {
-                dropped.push(*id);
-                false
-            } else {
-                true
-            }
-        });
-        for id in &dropped {
-            state.ids.remove(id);
-        }
+        sweep(state);
         state.stock.len() + state.handshakes < max
     }
 
-    /// Picks an ID that is neither in stock nor being sent, and reserves it.
+    /// Picks an ID that is neither in stock nor being sent, and reserves it:
+    /// [`ConnId::CONTROL`] while the control connection is wanted, a random
+    /// one otherwise.
     fn reserve_id(&self) -> Result<ConnId> {
+        {
+            let mut state = self.lock();
+            if !state.control_taken && state.ids.insert(ConnId::CONTROL) {
+                return Ok(ConnId::CONTROL);
+            }
+        }
         for _ in 0..8 {
             let id = wire::random_id()?;
             let mut state = self.lock();
@@ -415,9 +424,9 @@ impl Shared {
 
     /// Sends the reserved ID and stocks the connection.
     fn stock(&self, id: ConnId, mut stream: Stream) -> Result<()> {
-        let sent = wire::write_id(&mut stream, id)
-            .and_then(|()| stream.set_read_timeout(self.cfg.read_timeout))
-            .and_then(|()| stream.set_write_timeout(self.cfg.write_timeout));
+        let sent = wire::write_id(&mut stream, id, self.cfg.id_format)
+            .and_then(|()| stream.set_read_timeout(self.cfg.socket.read_timeout))
+            .and_then(|()| stream.set_write_timeout(self.cfg.socket.write_timeout));
         let mut state = self.lock();
         if let Err(e) = sent {
             state.ids.remove(&id);
@@ -445,7 +454,12 @@ impl Shared {
         let cfg = &self.cfg;
         // The handshake runs on the timeouts of its own deadline; these apply
         // once the connection is stocked.
-        if let Err(e) = wire::configure(&tcp, cfg.keepalive.as_ref(), None, None) {
+        let handshake = ConnectOptions {
+            read_timeout: None,
+            write_timeout: None,
+            ..cfg.socket.clone()
+        };
+        if let Err(e) = net::configure(&tcp, &handshake) {
             log::debug!("tunnel server: cannot set up the socket of {peer}: {e}");
             return;
         }
@@ -499,9 +513,9 @@ impl Shared {
         let Some(acceptor) = &self.acceptor else {
             return Err(Error::Config("TLS is off".to_owned()));
         };
-        let tls = wire::tls_accept(acceptor, tcp, deadline)?;
+        let tls = net::tls::ssl_accept(acceptor, tcp, deadline)?;
         let id = self.reserve_id()?;
-        self.stock(id, Stream::Tls(Box::new(tls)))
+        self.stock(id, Stream::Ssl(Box::new(tls)))
     }
 
     #[cfg(not(feature = "tls"))]
@@ -563,6 +577,23 @@ impl Shared {
     }
 }
 
+/// Drops stocked connections the client has closed.
+fn sweep(state: &mut State) {
+    let mut dropped = Vec::new();
+    state.stock.retain_mut(|(id, stream)| {
+        if wire::is_closed(stream) {
+            dropped.push(*id);
+            false
+        } else {
+            true
+        }
+    });
+    for id in &dropped {
+        state.ids.remove(id);
+        log::debug!("tunnel server: stocked connection {id} was closed by the client");
+    }
+}
+
 /// Where to connect to reach a listener bound to `addr`.
 fn wake_addr(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
@@ -621,9 +652,11 @@ impl ServerPool {
     }
 
     /// Takes the oldest stocked connection and its ID, waiting up to
-    /// `timeout` for one. Connections the client has closed meanwhile are
-    /// skipped (closed); the check never reads their data, so a connection
-    /// holding bytes the client sent early is handed out with them.
+    /// `timeout` for one (NodePass: "take any ready connection").
+    /// Connections the client has closed meanwhile are skipped (closed); the
+    /// check never reads their data, so a connection holding bytes the
+    /// client sent early is handed out with them. The first connection is
+    /// the control connection, [`ConnId::CONTROL`].
     ///
     /// # Errors
     ///
@@ -635,11 +668,55 @@ impl ServerPool {
     /// use edgepool::{tunnel::ServerPool, Error};
     ///
     /// let server = ServerPool::builder().bind("127.0.0.1:0")?;
-    /// let err = server.get(Duration::from_millis(20)).unwrap_err();
+    /// let err = server.get_any(Duration::from_millis(20)).unwrap_err();
     /// assert!(matches!(err, Error::PoolTimeout { .. }));
     /// # Ok::<(), edgepool::Error>(())
     /// ```
+    pub fn get_any(&self, timeout: Duration) -> Result<(ConnId, Stream)> {
+        self.take(timeout, None)
+    }
+
+    /// Takes the stocked connection with this ID, waiting up to `timeout`
+    /// for it (NodePass: "take the connection with this ID", for data that
+    /// starts from the client's end: the client names the connection).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolTimeout`] when no connection with that ID is in stock in
+    /// time; [`Error::Unhealthy`] when it is but the client has closed it;
+    /// [`Error::Closed`] after [`close`](Self::close).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use edgepool::tunnel::{ClientPool, ConnId, ServerPool};
+    ///
+    /// let server = ServerPool::builder().bind("127.0.0.1:0")?;
+    /// let client = ClientPool::builder(server.local_addr().to_string()).start()?;
+    /// // The client picks a connection and names it; the server takes that one.
+    /// let (id, _far) = client.get_any(Duration::from_secs(5))?;
+    /// let _near = server.get_by_id(id, Duration::from_secs(5))?;
+    /// assert_eq!(id, ConnId::CONTROL, "the first connection is the control connection");
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn get_by_id(&self, id: ConnId, timeout: Duration) -> Result<Stream> {
+        self.take(timeout, Some(id)).map(|(_, stream)| stream)
+    }
+
+    /// The same as [`get_any`](Self::get_any), under its name before 0.2.
+    ///
+    /// ```
+    /// # use std::time::Duration; use edgepool::{tunnel::ServerPool, Error};
+    /// let server = ServerPool::builder().bind("127.0.0.1:0")?;
+    /// assert!(server.get(Duration::from_millis(20)).is_err());
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
     pub fn get(&self, timeout: Duration) -> Result<(ConnId, Stream)> {
+        self.get_any(timeout)
+    }
+
+    /// The oldest live connection (`wanted` = `None`) or the one with that
+    /// ID, waiting up to `timeout`.
+    fn take(&self, timeout: Duration, wanted: Option<ConnId>) -> Result<(ConnId, Stream)> {
         let shared = &self.handle.shared;
         let start = Instant::now();
         let deadline = start + timeout.min(MAX_WAIT);
@@ -648,14 +725,26 @@ impl ServerPool {
             if state.closed {
                 return Err(Error::Closed);
             }
-            if let Some((id, stream)) = state.stock.pop_front() {
+            let at = match wanted {
+                None => Some(0).filter(|_| !state.stock.is_empty()),
+                Some(id) => state.stock.iter().position(|(held, _)| *held == id),
+            };
+            if let Some((id, mut stream)) = at.and_then(|i| state.stock.remove(i)) {
                 state.ids.remove(&id);
+                if id == ConnId::CONTROL {
+                    state.control_taken = true;
+                }
                 drop(state);
-                if !wire::is_closed(&stream) {
+                if !wire::is_closed(&mut stream) {
                     return Ok((id, stream));
                 }
                 log::debug!("tunnel server: skipped connection {id}: the client closed it");
                 drop(stream);
+                if wanted.is_some() {
+                    return Err(Error::Unhealthy(format!(
+                        "the client closed connection {id} while it was in stock"
+                    )));
+                }
                 state = shared.lock();
                 continue;
             }
@@ -670,8 +759,9 @@ impl ServerPool {
         }
     }
 
-    /// Connections in stock now (some may have been closed by the client
-    /// since; [`get`](Self::get) skips those).
+    /// Live connections in stock now: first drops those the client has
+    /// closed (with TLS 1.3 too: the check reads `close_notify` through
+    /// OpenSSL without consuming payload).
     ///
     /// ```
     /// # use edgepool::tunnel::ServerPool;
@@ -680,7 +770,9 @@ impl ServerPool {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn active(&self) -> usize {
-        self.handle.shared.lock().stock.len()
+        let mut state = self.handle.shared.lock();
+        sweep(&mut state);
+        state.stock.len()
     }
 
     /// The address the pool listens on.
@@ -771,25 +863,20 @@ impl fmt::Debug for ServerPool {
 mod tls {
     use super::ServerTls;
     use crate::{Error, Result};
-    use native_tls::{Identity, TlsAcceptor};
+    use openssl::ssl::SslAcceptor;
     use std::net::IpAddr;
 
     /// The acceptor and the certificate PEM for `tls`.
     pub(super) fn setup(
         tls: &ServerTls,
         listening: IpAddr,
-    ) -> Result<(Option<TlsAcceptor>, Option<Vec<u8>>)> {
+    ) -> Result<(Option<SslAcceptor>, Option<Vec<u8>>)> {
         let (cert, key) = match tls {
             ServerTls::Off => return Ok((None, None)),
             ServerTls::Pem { cert, key } => (cert.clone(), key.clone()),
             ServerTls::SelfSigned => self_signed(listening)?,
         };
-        let identity = Identity::from_pkcs8(&cert, &key).map_err(|e| {
-            Error::Config(format!(
-                "the TLS certificate and key are not a PEM certificate and a PKCS #8 PEM key that match: {e}"
-            ))
-        })?;
-        let acceptor = TlsAcceptor::new(identity).map_err(|e| Error::Tls(Box::new(e)))?;
+        let acceptor = crate::net::tls::ssl_acceptor(&cert, &key)?;
         Ok((Some(acceptor), Some(cert)))
     }
 
