@@ -65,6 +65,8 @@
 
 mod backoff;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]

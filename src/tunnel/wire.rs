@@ -29,7 +29,7 @@ pub(super) fn random_id() -> Result<ConnId> {
 /// Reads the 4-byte ID, finishing by `deadline` whatever the peer does (a
 /// byte at a time, or nothing at all). Leaves the socket in blocking mode;
 /// the caller restores its read timeout.
-pub(super) fn read_id(stream: &mut Stream, deadline: Instant) -> Result<ConnId> {
+pub(crate) fn read_id(stream: &mut Stream, deadline: Instant) -> Result<ConnId> {
     let mut bytes = [0u8; 4];
     stream.tcp().set_nonblocking(true)?;
     let result = read_exact_by(stream, &mut bytes, deadline);
