@@ -105,36 +105,30 @@ fn recovers(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
     }
 }
 
-/// Calls in flight when a fault strikes: `threads` threads each hold a
-/// connection and call `call` in a loop; 200 ms in, `fault` runs. Every thread
-/// must end with an error, every call within `limit`. Returns the longest
-/// call and how many calls were made. The held connections are then dropped
-/// (the pool must discard them: checked by the caller through `stats`).
-fn in_flight<G, F>(
+/// Calls in flight when a fault strikes: `threads` threads call `call` (a
+/// pooled call, e.g. `pool.execute(..)`) in a loop; 200 ms in, `fault` runs.
+/// Every thread must end with a transport error or a timeout, every call
+/// within `limit`. Returns the longest call and how many calls were made.
+fn in_flight(
     name: &str,
     what: &str,
-    get: impl Fn() -> edgepool::Result<G> + Sync,
     threads: usize,
     limit: Duration,
-    call: F,
+    call: impl Fn() -> edgepool::Result<()> + Sync,
     fault: impl FnOnce(),
-) -> (Duration, u64)
-where
-    F: Fn(&mut G) -> edgepool::Result<()> + Sync,
-{
+) -> (Duration, u64) {
     let barrier = Barrier::new(threads + 1);
     let results: Mutex<Vec<(Duration, u64, Option<Error>)>> = Mutex::new(Vec::new());
     thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
-                let mut conn = get().expect("a connection before the fault");
                 barrier.wait();
                 let (mut longest, mut calls) = (Duration::ZERO, 0u64);
                 let give_up = Instant::now() + Duration::from_secs(20);
                 let mut last = None;
                 while Instant::now() < give_up {
                     let t = Instant::now();
-                    let r = call(&mut conn);
+                    let r = call();
                     longest = longest.max(t.elapsed());
                     calls += 1;
                     if let Err(e) = r {
@@ -226,20 +220,18 @@ fn hammer(
 }
 
 /// The blackhole and link phases common to every protocol: calls in flight
-/// fail within `call_limit`, the pool discards those connections, and once
+/// (`pool.execute`) fail within `call_limit`, the pool discards those
+/// connections (3 at least: one per thread), and once
 /// the link is back the same pool (no rebuild) serves calls again within one
 /// probe interval + [`RECOVERY_SLACK`].
-fn outage<G, F>(
+fn outage(
     name: &str,
     lab: &Lab,
-    get: impl Fn() -> edgepool::Result<G> + Sync,
     stats: impl Fn() -> Stats,
     call_limit: Duration,
-    call: F,
+    call: impl Fn() -> edgepool::Result<()> + Sync,
     probe_ok: impl Fn() -> bool,
-) where
-    F: Fn(&mut G) -> edgepool::Result<()> + Sync,
-{
+) {
     for (what, down, up) in [
         (
             "blackhole mid-stream",
@@ -254,7 +246,7 @@ fn outage<G, F>(
             "[{name}] the pool works before the {what}"
         );
         let closed = stats().closed;
-        in_flight(name, what, &get, 3, call_limit, &call, down);
+        in_flight(name, what, 3, call_limit, &call, down);
         let discarded = stats().closed - closed;
         eprintln!("[{name}] {what}: {discarded} connections discarded");
         assert!(
@@ -390,10 +382,9 @@ fn redis_under_faults() {
         outage(
             name,
             &lab,
-            || pool.get(),
             || pool.stats(),
             bound(IO),
-            |c| c.ping(),
+            || pool.execute(|c| c.ping()),
             || pool.execute(|c| c.ping()).is_ok(),
         );
 
@@ -551,10 +542,9 @@ fn snmp_under_faults() {
             outage(
                 &format!("{name} {label}"),
                 &lab,
-                || pool.get(),
                 || pool.stats(),
                 bound(snmp_call()),
-                |c| get(c),
+                || pool.execute(get),
                 || pool.execute(get).is_ok(),
             );
             // 4. snmpd killed (port unreachable) and restarted (engineBoots + 1).
@@ -691,10 +681,9 @@ fn s7_under_faults() {
         outage(
             name,
             &lab,
-            || pool.get(),
             || pool.stats(),
             bound(IO),
-            |c| read(c),
+            || pool.execute(read),
             || pool.execute(read).is_ok(),
         );
         // A clean stretch: writes from before the outage that a peer's TCP
