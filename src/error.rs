@@ -270,6 +270,7 @@ impl Error {
             Error::Tls(e) => Error::Tls(Box::new(io::Error::other(e.to_string()))),
             Error::Unhealthy(m) => Error::Unhealthy(m.clone()),
             Error::Protocol(m) => Error::Protocol(m.clone()),
+            Error::UnexpectedAnswer(m) => Error::UnexpectedAnswer(m.clone()),
             Error::Auth(m) => Error::Auth(m.clone()),
             Error::Redis(m) => Error::Redis(m.clone()),
             #[cfg(feature = "s7")]

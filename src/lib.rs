@@ -70,6 +70,8 @@
 mod backoff;
 mod error;
 mod manage;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]

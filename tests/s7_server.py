@@ -1,9 +1,10 @@
 """The C++ Snap7 server (libsnap7.so from the python-snap7 2.1.0 wheel) on a
 loopback port, with known contents, for edgepool's S7 tests and benchmark.
 
-    python s7_server.py PORT
+    python s7_server.py PORT [ADDRESS]
 
-Listens on 127.0.0.1:PORT only (never 102, never another interface), prints
+Listens on 127.0.0.1:PORT only (never 102, never another interface; the fault
+lab passes ADDRESS, the peers' address inside its network namespace), prints
 "READY" once it accepts connections, then reads commands on stdin, one a
 line: "run" / "stop" set the CPU status the server reports in SZL 0x0424,
 "quit" (or the end of stdin) stops it. The areas (all bytes, see `pattern`):
@@ -43,9 +44,10 @@ def pattern(seed, i):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: s7_server.py PORT")
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: s7_server.py PORT [ADDRESS]")
     port = int(sys.argv[1])
+    address = sys.argv[2] if len(sys.argv) == 3 else "127.0.0.1"
     if port == 102:
         sys.exit("refusing port 102")
     server = snap7.server.Server(log=False)
@@ -57,7 +59,7 @@ def main():
                 buf[i] = pattern(seed, i)
         keep.append(buf)
         server.register_area(area, index, buf)
-    server.start_to("127.0.0.1", port)
+    server.start_to(address, port)
     server.set_cpu_status(8)  # RUN
     print("READY", flush=True)
     for line in sys.stdin:

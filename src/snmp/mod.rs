@@ -34,7 +34,7 @@ pub mod ber;
 mod client;
 mod error;
 mod pdu;
-mod session;
+pub(crate) mod session;
 pub mod usm;
 pub mod v3;
 

@@ -122,7 +122,7 @@
 mod adjust;
 mod client;
 mod server;
-mod wire;
+pub(crate) mod wire;
 
 pub use client::{ClientPool, ClientPoolBuilder};
 pub use server::{ServerPool, ServerPoolBuilder, ServerTls};

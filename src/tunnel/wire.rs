@@ -30,7 +30,7 @@ pub(super) fn random_id() -> Result<ConnId> {
 /// Reads the ID in `format`, finishing by `deadline` whatever the peer does
 /// (a byte at a time, or nothing at all). Leaves the socket in blocking
 /// mode; the caller restores its read timeout.
-pub(super) fn read_id(stream: &mut Stream, deadline: Instant, format: IdFormat) -> Result<ConnId> {
+pub(crate) fn read_id(stream: &mut Stream, deadline: Instant, format: IdFormat) -> Result<ConnId> {
     let mut bytes = [0u8; 8];
     let wire = &mut bytes[..format.len()];
     stream.tcp().set_nonblocking(true)?;
