@@ -40,11 +40,6 @@ fn main() {
             let n = cache.execute(|c| c.incr("edgepool:footprint"));
             println!("snmp {up:?}\ns7 {db:?}\nredis {n:?}");
         }
-        (a, b, c) => eprintln!(
-            "bad settings: {:?} {:?} {:?}",
-            a.err(),
-            b.err(),
-            c.err()
-        ),
+        (a, b, c) => eprintln!("bad settings: {:?} {:?} {:?}", a.err(), b.err(), c.err()),
     }
 }

@@ -69,9 +69,9 @@
 
 mod backoff;
 mod error;
-mod manage;
 #[doc(hidden)]
 pub mod fuzzing;
+mod manage;
 pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]

@@ -4,10 +4,13 @@
 //! The reaper only does bookkeeping (no I/O but closing sockets); background
 //! dials (top-up to `min_idle`) and probes run as jobs on the shared workers.
 //! Both go away when the last pool does. Callers' own dials never touch them.
+//!
+//! Both are a mutex-protected queue and a condition variable (std only): the
+//! smallest code for what they do, which matters on a gateway's flash.
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 /// Default number of threads in the shared worker pool (background dials and
@@ -23,60 +26,95 @@ pub(crate) trait Maintain: Send + Sync {
     fn maintain(&self) -> Option<Duration>;
 }
 
-enum Msg {
-    Add(Weak<dyn Maintain>),
-    Wake,
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-static REAPER: Mutex<Option<Sender<Msg>>> = Mutex::new(None);
-static WORKERS: Mutex<Option<(Weak<Workers>, usize)>> = Mutex::new(None);
 
 /// A job for the shared workers.
 pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
-/// The shared worker threads: they take jobs from one channel and exit when
-/// the last handle (held by the pools) is dropped and the queue is empty.
-#[derive(Debug)]
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// The last handle is gone: finish the queue, then leave.
+    closing: bool,
+}
+
+#[derive(Default)]
+struct WorkQueue {
+    queue: Mutex<Queue>,
+    cond: Condvar,
+}
+
+/// A handle on the shared worker threads; they exit when the last handle
+/// (held by the pools) is dropped and the queue is empty.
 pub(crate) struct Workers {
-    tx: Sender<Job>,
+    shared: Arc<WorkQueue>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workers")
+    }
 }
 
 impl Workers {
     /// Queues `job`; a job that panics does not take its worker with it.
     pub(crate) fn execute(&self, job: Job) {
-        // The workers only leave once every handle (this one too) is gone.
-        let _ = self.tx.send(job);
+        lock(&self.shared.queue).jobs.push_back(job);
+        self.shared.cond.notify_one();
     }
 }
 
-fn work(rx: Receiver<Job>) {
-    while let Ok(job) = rx.recv() {
+impl Drop for Workers {
+    fn drop(&mut self) {
+        lock(&self.shared.queue).closing = true;
+        self.shared.cond.notify_all();
+    }
+}
+
+fn work(shared: Arc<WorkQueue>) {
+    loop {
+        let job = {
+            let mut q = lock(&shared.queue);
+            loop {
+                if let Some(job) = q.jobs.pop_front() {
+                    break job;
+                }
+                if q.closing {
+                    return;
+                }
+                q = shared.cond.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
             log::error!("edgepool: a background job panicked");
         }
     }
 }
 
+static WORKERS: Mutex<Option<(Weak<Workers>, usize)>> = Mutex::new(None);
+
 /// The shared worker pool, created on first use and dropped with the last pool.
 pub(crate) fn workers() -> Arc<Workers> {
     let threads = WORKER_COUNT.load(Ordering::Relaxed);
-    let mut slot = WORKERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut slot = lock(&WORKERS);
     if let Some((pool, size)) = slot.as_ref() {
         if let (Some(pool), true) = (pool.upgrade(), *size == threads) {
             return pool;
         }
     }
-    let (tx, rx) = crossbeam_channel::unbounded();
+    let shared = Arc::new(WorkQueue::default());
     for i in 0..threads {
-        let rx = rx.clone();
+        let shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("edgepool-worker-{i}"))
-            .spawn(move || work(rx));
+            .spawn(move || work(shared));
         if let Err(e) = spawned {
             log::error!("cannot start an edgepool worker thread: {e}");
         }
     }
-    let pool = Arc::new(Workers { tx });
+    let pool = Arc::new(Workers { shared });
     *slot = Some((Arc::downgrade(&pool), threads));
     pool
 }
@@ -86,34 +124,48 @@ pub(crate) fn set_worker_threads(threads: usize) {
     WORKER_COUNT.store(threads, Ordering::Relaxed);
 }
 
+/// What the reaper thread is told.
+#[derive(Default)]
+struct Inbox {
+    /// Pools registered since the reaper last looked.
+    added: Vec<Weak<dyn Maintain>>,
+    /// Look at every pool now (one closed or dropped).
+    wake: bool,
+    /// A reaper thread is running.
+    running: bool,
+}
+
+static INBOX: Mutex<Inbox> = Mutex::new(Inbox {
+    added: Vec::new(),
+    wake: false,
+    running: false,
+});
+static BELL: Condvar = Condvar::new();
+
 /// Puts a pool under the shared reaper, starting the reaper if needed. Its
 /// first pass runs at once.
 pub(crate) fn register(target: Weak<dyn Maintain>) {
-    let mut slot = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
-    let msg = Msg::Add(target);
-    let msg = match slot.as_ref() {
-        Some(tx) => match tx.send(msg) {
-            Ok(()) => return,
-            Err(crossbeam_channel::SendError(msg)) => msg,
-        },
-        None => msg,
-    };
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let _ = tx.send(msg);
+    let mut inbox = lock(&INBOX);
+    inbox.added.push(target);
+    if inbox.running {
+        BELL.notify_one();
+        return;
+    }
     let spawned = std::thread::Builder::new()
         .name("edgepool-reaper".into())
-        .spawn(move || run(rx));
+        .spawn(run);
     match spawned {
-        Ok(_) => *slot = Some(tx),
+        Ok(_) => inbox.running = true,
         Err(e) => log::error!("cannot start the edgepool reaper thread: {e}"),
     }
 }
 
 /// Asks the reaper to look at its pools now (one closed or dropped).
 pub(crate) fn wake() {
-    let slot = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(tx) = slot.as_ref() {
-        let _ = tx.send(Msg::Wake);
+    let mut inbox = lock(&INBOX);
+    if inbox.running {
+        inbox.wake = true;
+        BELL.notify_one();
     }
 }
 
@@ -122,21 +174,37 @@ struct Scheduled {
     next: Instant,
 }
 
-fn run(rx: Receiver<Msg>) {
+fn run() {
     let mut pools: Vec<Scheduled> = Vec::new();
     loop {
-        let next = pools.iter().map(|p| p.next).min();
-        let msg = match next {
-            Some(at) => rx.recv_deadline(at),
-            None => rx.recv_timeout(Duration::from_millis(100)),
-        };
-        match msg {
-            Ok(Msg::Add(target)) => pools.push(Scheduled {
-                target,
-                next: Instant::now(),
-            }),
-            Ok(Msg::Wake) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+        {
+            let mut inbox = lock(&INBOX);
+            if pools.is_empty() && inbox.added.is_empty() {
+                // The last pool is gone and nobody registered meanwhile
+                // (registration holds this lock).
+                inbox.running = false;
+                return;
+            }
+            let next = pools.iter().map(|p| p.next).min();
+            while inbox.added.is_empty() && !inbox.wake {
+                let now = Instant::now();
+                let until = next.unwrap_or(now);
+                if until <= now {
+                    break;
+                }
+                inbox = BELL
+                    .wait_timeout(inbox, until - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            inbox.wake = false;
+            let now = Instant::now();
+            pools.extend(
+                inbox
+                    .added
+                    .drain(..)
+                    .map(|target| Scheduled { target, next: now }),
+            );
         }
         let now = Instant::now();
         pools.retain_mut(|p| {
@@ -159,14 +227,5 @@ fn run(rx: Receiver<Msg>) {
                 }
             }
         });
-        if pools.is_empty() {
-            // Leave only if nobody registered meanwhile: registration holds
-            // this lock while it sends.
-            let mut slot = REAPER.lock().unwrap_or_else(PoisonError::into_inner);
-            if rx.is_empty() {
-                *slot = None;
-                return;
-            }
-        }
     }
 }
