@@ -59,6 +59,7 @@
 //!
 //! All but `metrics` are on by default. `cargo run --example tour` shows the
 //! whole crate at work against the simulators.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -68,15 +69,20 @@ mod error;
 pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 #[cfg(feature = "s7")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s7")))]
 pub mod s7;
 #[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 #[cfg(feature = "snmp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "snmp")))]
 pub mod snmp;
 pub mod tcp;
 #[cfg(feature = "tunnel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tunnel")))]
 pub mod tunnel;
 
 pub use error::{Error, Phase, Result};
