@@ -58,7 +58,10 @@
 //!   the `metrics` facade.
 //!
 //! All but `metrics` are on by default. `cargo run --example tour` shows the
-//! whole crate at work against the simulators.
+//! whole crate at work against the simulators. A program that does not use
+//! the simulators carries none of their code (the linker drops it), but they
+//! still take compile time: production builds can list their features with
+//! `default-features = false`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
