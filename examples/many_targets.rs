@@ -9,14 +9,15 @@
 //! Every target gets its own small pool, created on first use; all of them
 //! share edgepool's one reaper thread and one worker pool, so the thread count
 //! stays flat however many devices there are. Each second prints polls/s and
-//! the pools' combined stats; the end shows the slowest agents and the
-//! process's thread count.
+//! the pools' combined stats; the end shows the slowest agents, the first
+//! error of each failing agent, and the process's thread count.
 
 use edgepool::sim::snmp::SnmpSim;
 use edgepool::snmp::{self, oid};
 use edgepool::{Pool, PoolSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,8 +45,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     .ok_or("--seconds N (1..=3600)")?
             }
             "-h" | "--help" => {
-                println!("usage: many_targets [--community NAME] [--seconds N] [TARGET…]");
+                println!(
+                    "usage: many_targets [--community NAME] [--seconds N] [TARGET…]\n\n\
+                     Polls sysUpTime.0 and sysDescr.0 from every TARGET (udp://HOST:PORT,\n\
+                     HOST:PORT or HOST for port 161) with {THREADS} threads through one PoolSet.\n\
+                     With no TARGET: {SIMULATED} simulated agents on 127.0.0.1.\n\n\
+                     \x20 --community NAME  SNMP v2c community (default public)\n\
+                     \x20 --seconds N       how long to poll, 1 to 3600 (default 5)\n\
+                     \x20 -h, --help        this text"
+                );
                 return Ok(());
+            }
+            other if other.starts_with('-') => {
+                return Err(format!("unknown option {other} (try --help)").into())
             }
             _ => targets.push(a),
         }
@@ -79,14 +91,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     let targets = Arc::new(targets);
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // Per failing target: how many polls failed, and the first error.
+    let failures: Arc<Mutex<BTreeMap<String, (u64, String)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (set, targets, ok, failed, stop) = (
+            let (set, targets, ok, failed, failures, stop) = (
                 set.clone(),
                 targets.clone(),
                 ok.clone(),
                 failed.clone(),
+                failures.clone(),
                 stop.clone(),
             );
             thread::spawn(move || {
@@ -98,9 +113,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                         .pool(&targets[i])
                         .and_then(|p| p.execute(|c| c.get(&[oid::SYS_UPTIME, oid::SYS_DESCR])));
                     match polled {
-                        Ok(_) => ok.fetch_add(1, Relaxed),
-                        Err(_) => failed.fetch_add(1, Relaxed),
-                    };
+                        Ok(_) => {
+                            ok.fetch_add(1, Relaxed);
+                        }
+                        Err(e) => {
+                            failed.fetch_add(1, Relaxed);
+                            if let Ok(mut f) = failures.lock() {
+                                let entry = f
+                                    .entry(targets[i].clone())
+                                    .or_insert_with(|| (0, e.to_string()));
+                                entry.0 += 1;
+                            }
+                        }
+                    }
                 }
             })
         })
@@ -141,6 +166,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         failed.load(Relaxed),
         targets.len()
     );
+    if let Ok(f) = failures.lock() {
+        if !f.is_empty() {
+            println!("failing targets ({}), first error of each:", f.len());
+            for (target, (n, first)) in f.iter().take(20) {
+                println!("  {target:<24} {n:>6} failed  {first}");
+            }
+            if f.len() > 20 {
+                println!("  … and {} more", f.len() - 20);
+            }
+        }
+    }
     println!("longest acquire waits:");
     for (target, wait, acquired) in slowest.iter().take(3) {
         println!("  {target:<24} {wait:>10.1?}  ({acquired} checkouts)");

@@ -25,6 +25,19 @@ const THREADS: usize = 8;
 const REQUESTS_PER_THREAD: usize = 2_000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(a) = std::env::args().nth(1) {
+        if a == "-h" || a == "--help" {
+            println!(
+                "usage: metrics\n\n\
+                 {THREADS} threads make {REQUESTS_PER_THREAD} calls each through a pool of four \
+                 connections to a\nloopback echo server (with retries), then the example scrapes \
+                 edgepool's metrics once\nfrom its Prometheus endpoint on 127.0.0.1 and prints \
+                 them. No options."
+            );
+            return Ok(());
+        }
+        return Err(format!("unknown argument {a} (try --help)").into());
+    }
     // 1. The exporter's recorder, installed globally before any pool exists.
     let prometheus = PrometheusBuilder::new()
         .set_buckets_for_metric(

@@ -40,8 +40,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     .ok_or("--seconds N")?
             }
             "-h" | "--help" => {
-                println!("usage: redis_ping [redis://[user:pass@]host:port/db] [--threads N] [--seconds N]");
+                println!(
+                    "usage: redis_ping [URL] [--threads N] [--seconds N]\n\n\
+                     PING/SET/GET through a Redis pool, then the pool's stats. URL is\n\
+                     redis://[user:pass@]HOST[:PORT][/DB] or rediss://… (TLS); with no URL,\n\
+                     the built-in Redis simulator on loopback.\n\n\
+                     \x20 --threads N   worker threads and pool size (default 4)\n\
+                     \x20 --seconds N   how long to run (default 3)\n\
+                     \x20 -h, --help    this text"
+                );
                 return Ok(());
+            }
+            other if other.starts_with('-') => {
+                return Err(format!("unknown option {other} (try --help)").into())
             }
             other => url = Some(other.to_string()),
         }

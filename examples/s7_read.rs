@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --example s7_read                       # the built-in S7 simulator
-//! cargo run --example s7_read -- 192.168.0.10:102 --rack 0 --slot 1 --db 1 --start 0 --len 16
+//! cargo run --example s7_read -- 192.168.0.10 --rack 0 --slot 1 --db 1 --start 0 --len 16
 //! ```
 //!
 //! With no address it starts the S7 simulator (feature `sim`) on loopback and
@@ -49,8 +49,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: s7_read [HOST:PORT] [--rack N] [--slot N] [--area db|i|q|m|t|c] \
-                     [--db N] [--start N] [--len N]"
+                    "usage: s7_read [HOST[:PORT]] [OPTIONS]\n\n\
+                     Reads bytes from a PLC (port 102 unless given) and prints them in hex, with\n\
+                     the CPU's status and order code. With no address: the built-in S7\n\
+                     simulator on loopback.\n\n\
+                     \x20 --rack N                 rack of the CPU (default 0)\n\
+                     \x20 --slot N                 slot of the CPU (default 1; S7-300: 2)\n\
+                     \x20 --area db|i|q|m|t|c      memory area (default db)\n\
+                     \x20 --db N                   data block number (default 1)\n\
+                     \x20 --start N                first byte (timers, counters: element) (default 0)\n\
+                     \x20 --len N                  bytes (timers, counters: elements) (default 16)\n\
+                     \x20 -h, --help               this text"
                 );
                 return Ok(());
             }

@@ -17,7 +17,20 @@
 //!
 //! `--snmp`, `--s7` and `--redis` run the same tour against real devices
 //! instead of the simulators (only reads, except `INCR` on the Redis keys
-//! `edgepool:tour:N`, one per worker thread).
+//! `edgepool:tour:N`, one per worker thread). `--snmp` with net-snmp's v3
+//! options (`-u -l -a -A -x -X -n`) polls the agent with SNMPv3:
+//!
+//! ```sh
+//! cargo run --example tour -- --snmp udp://10.0.0.7 -u ops -a SHA -A authpass -x AES -X privpass
+//! ```
+//!
+//! Request timeouts are 1 s: far above what a loaded machine adds (a debug
+//! build on two busy cores answers in milliseconds), and below the injected
+//! outage, so every timeout the tour shows is the injected fault, and the
+//! output labels it so.
+
+#[path = "common/snmp_v3.rs"]
+mod snmp_v3;
 
 use edgepool::net::TlsMode;
 use edgepool::s7::Area;
@@ -35,6 +48,9 @@ use std::time::{Duration, Instant};
 const SET_AGENTS: usize = 8;
 /// How long the Redis simulator stays silent midway (shorter in short runs).
 const OUTAGE: Duration = Duration::from_secs(3);
+/// Each request's (and connect's) time limit. Loaded machines add
+/// milliseconds, never this much; the outage lasts longer, so it shows.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn main() {
     if let Err(e) = run() {
@@ -71,20 +87,29 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         (None, Some(sim)) => redis::Config::from_url(&sim.url())?,
         (None, None) => unreachable!("a simulator runs when no URL is given"),
     }
-    .read_timeout(Duration::from_millis(300))
-    .write_timeout(Duration::from_millis(300))
-    .connect_timeout(Duration::from_millis(500));
+    .read_timeout(REQUEST_TIMEOUT)
+    .write_timeout(REQUEST_TIMEOUT)
+    .connect_timeout(REQUEST_TIMEOUT);
     let (snmp_target, community) = match (&opts.snmp, &snmp_sim) {
         (Some(url), _) => parse_snmp_url(url)?,
         (None, Some(sim)) => (format!("udp://{}", sim.addr()), "public".to_string()),
         (None, None) => unreachable!("a simulator runs when no URL is given"),
     };
+    let usm = opts.v3.usm()?;
+    // A real agent with a v3 user is polled with v3 only; otherwise v2c
+    // (and, with the simulator, v3 on a lane of its own).
+    let real_v3 = opts.snmp.is_some() && usm.is_some();
     let snmp_config = |target: &str| {
-        snmp::Config::new(target)
+        let config = snmp::Config::new(target)
             .community(community.clone())
-            .timeout(Duration::from_millis(300))
-            .retries(1)
+            .timeout(REQUEST_TIMEOUT)
+            .retries(1);
+        match (&usm, real_v3) {
+            (Some(u), true) => config.v3(u.clone()),
+            _ => config,
+        }
     };
+    let snmp_name = if real_v3 { "snmp v3" } else { "snmp v2c" };
     let s7_addr = match (&opts.s7, &s7_sim) {
         (Some(addr), _) => addr.clone(),
         (None, Some(sim)) => sim.addr().to_string(),
@@ -96,7 +121,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Pool::builder()
             .max_size(threads as u32 + 1)
             .min_idle(1)
-            .acquire_timeout(Duration::from_millis(500))
+            .acquire_timeout(REQUEST_TIMEOUT * 2)
             .health_check_interval(Some(Duration::from_secs(1)))
             .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
     }
@@ -106,18 +131,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(sim) => Some(
             builder(opts.threads).build(snmp::Manager::new(
                 snmp::Config::new(format!("udp://{}", sim.addr()))
-                    .timeout(Duration::from_millis(300))
+                    .timeout(REQUEST_TIMEOUT)
                     .retries(1)
-                    .v3(Usm::new("simuser")
-                        .auth(AuthProtocol::Sha1, "simauthpass")
-                        .privacy(PrivProtocol::Aes128, "simprivpass")),
+                    .v3(usm.clone().unwrap_or_else(|| {
+                        Usm::new("simuser")
+                            .auth(AuthProtocol::Sha1, "simauthpass")
+                            .privacy(PrivProtocol::Aes128, "simprivpass")
+                    })),
             ))?,
         ),
         None => None,
     };
     let s7_config = s7::Config::new(s7_addr.clone())
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_millis(300));
+        .connect_timeout(REQUEST_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT);
     let s7_pool = builder(opts.threads).build(s7::Manager::new(s7_config))?;
     let set_targets: Vec<String> = if set_sims.is_empty() {
         vec![snmp_target.clone()]
@@ -162,7 +189,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let p = redis_pool.clone();
             Box::new(move || (p.stats(), p.health_check()))
         }),
-        Lane::new("snmp v2c", snmp_target.clone(), {
+        Lane::new(snmp_name, snmp_target.clone(), {
             let p = snmp_pool.clone();
             Box::new(move || (p.stats(), p.health_check()))
         }),
@@ -236,7 +263,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let p = snmp_pool.clone();
         let oids = [oid::SYS_UPTIME, oid::SYS_DESCR];
         spawn(
-            lane("snmp v2c"),
+            lane(snmp_name),
             Box::new(move || p.execute(|c| c.get(&oids).map(drop))),
         );
         if let Some(p) = snmp_v3_pool.clone() {
@@ -301,7 +328,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut screen = Screen::new(tty);
     let started = Instant::now();
     let outage_at = opts.duration * 2 / 5;
-    let outage_len = OUTAGE.min(opts.duration * 3 / 10);
+    // Longer than a request timeout, so the silence shows as timeouts.
+    let outage_len = OUTAGE
+        .min(opts.duration * 3 / 10)
+        .max(REQUEST_TIMEOUT + Duration::from_millis(500));
     let mut outage: Option<Instant> = None;
     let mut outage_done = false;
     // The Redis simulator goes silent midway; with a real Redis, another simulator does.
@@ -310,6 +340,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| ("Redis", s.faults()))
         .or_else(|| s7_sim.as_ref().map(|s| ("S7", s.faults())))
         .or_else(|| snmp_sim.as_ref().map(|s| ("SNMP", s.faults())));
+    // The lanes whose errors the outage explains.
+    let victim_lanes: Vec<Arc<Lane>> = match victim {
+        Some(("Redis", _)) => vec![lane("redis")],
+        Some(("S7", _)) => vec![lane("s7")],
+        Some(_) => lanes
+            .iter()
+            .filter(|l| l.name.starts_with("snmp v"))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
     let refresh = if tty {
         Duration::from_millis(500)
     } else {
@@ -323,8 +364,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             if outage.is_none() && t >= outage_at {
                 faults.set_silent(true);
                 outage = Some(Instant::now());
+                for l in &victim_lanes {
+                    l.fault_started();
+                }
                 screen.event(format!(
-                    "[{:>4.1}s] the {name} simulator stops answering for {:.1} s",
+                    "[{:>4.1}s] injected fault: the {name} simulator stops answering for {:.1} s \
+                     (errors it causes are marked *)",
                     t.as_secs_f64(),
                     outage_len.as_secs_f64()
                 ));
@@ -333,6 +378,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 if since.elapsed() >= outage_len {
                     faults.set_silent(false);
                     outage_done = true;
+                    for l in &victim_lanes {
+                        l.fault_ended();
+                    }
                     screen.event(format!(
                         "[{:>4.1}s] the {name} simulator answers again",
                         t.as_secs_f64()
@@ -361,17 +409,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     screen.finish();
 
     // The final table.
-    println!("\nfinal stats (acquire waits: average / longest):");
     println!(
-        "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>19}   health check",
+        "\nfinal stats (errors: all / during the injected fault; wait: average over the \
+         checkouts that had to wait / longest):"
+    );
+    println!(
+        "{:<9} {:>9} {:>11} {:>7} {:>7} {:>8} {:>9} {:>19}   health check",
         "pool", "requests", "errors", "opened", "closed", "timeouts", "probes", "wait"
     );
     for l in &lanes {
         let (s, report) = (l.status)();
-        let (ok, errors) = (l.ok_total.load(Relaxed), l.errors_total.load(Relaxed));
+        let ok = l.ok_total.load(Relaxed);
+        let errors = format!(
+            "{} / {}",
+            l.errors_total.load(Relaxed),
+            l.injected_total.load(Relaxed)
+        );
         if l.name == "tunnel" {
             println!(
-                "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>19}   client stock {} (target {}), {} failed dials",
+                "{:<9} {:>9} {:>11} {:>7} {:>7} {:>8} {:>9} {:>19}   client stock {} (target {}), {} failed dials",
                 l.name,
                 ok,
                 errors,
@@ -386,12 +442,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             );
             continue;
         }
-        let avg = s
-            .wait_time_total
-            .checked_div(s.acquired.max(1) as u32)
-            .unwrap_or_default();
         println!(
-            "{:<9} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>19}   {}",
+            "{:<9} {:>9} {:>11} {:>7} {:>7} {:>8} {:>9} {:>19}   {}",
             l.name,
             ok,
             errors,
@@ -399,7 +451,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             s.closed,
             s.timeouts,
             format!("{}/{}", s.health_failures, s.health_checks),
-            format!("{} / {}", fmt_dur(avg), fmt_dur(s.wait_time_max)),
+            format!(
+                "{} / {}",
+                fmt_dur(average_wait(&s)),
+                fmt_dur(s.wait_time_max)
+            ),
             report
         );
     }
@@ -409,6 +465,34 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         for e in errors {
             println!("  {e}");
         }
+    }
+    let unexplained: u64 = lanes
+        .iter()
+        .map(|l| l.errors_total.load(Relaxed) - l.injected_total.load(Relaxed))
+        .sum();
+    match (victim, outage) {
+        (Some((name, _)), Some(since)) => {
+            let from = since.duration_since(started);
+            println!(
+                "\ninjected fault: the {name} simulator was silent from {:.1} s to {:.1} s; errors \
+                 until {:.0} s after it are counted as injected.",
+                from.as_secs_f64(),
+                (from + outage_len).as_secs_f64(),
+                FAULT_GRACE.as_secs_f64()
+            );
+            if unexplained == 0 {
+                println!("no other errors: every failure above was the injected fault.");
+            } else {
+                println!(
+                    "{unexplained} errors were NOT injected: see the first error per pool above."
+                );
+            }
+        }
+        _ if victim.is_none() => println!(
+            "\nall targets are real devices (the tunnel pair runs on loopback): no fault was \
+             injected, so every error above is real."
+        ),
+        _ => {}
     }
     if let Some(sim) = &redis_sim {
         println!(
@@ -462,6 +546,7 @@ fn set_status(set: &PoolSet<String, snmp::Manager>) -> (Stats, HealthReport) {
         total.timeouts += s.timeouts;
         total.health_checks += s.health_checks;
         total.health_failures += s.health_failures;
+        total.waits += s.waits;
         total.wait_time_total += s.wait_time_total;
         total.wait_time_max = total.wait_time_max.max(s.wait_time_max);
         let r = pool.health_check();
@@ -483,14 +568,24 @@ struct Lane {
     status: Status,
     ok_total: AtomicU64,
     errors_total: AtomicU64,
+    /// Errors while a fault was injected into this lane's peer (or up to
+    /// FAULT_GRACE after).
+    injected_total: AtomicU64,
+    /// When the injected fault started and ended.
+    fault: Mutex<(Option<Instant>, Option<Instant>)>,
     interval: Mutex<Interval>,
     first_error: Mutex<Option<String>>,
 }
+
+/// After an injected fault ends, requests sent into it may still time out
+/// (and reconnects back off) for a while: their errors count as injected.
+const FAULT_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Interval {
     ok: u64,
     errors: u64,
+    injected: u64,
     samples: Vec<Duration>,
 }
 
@@ -502,6 +597,8 @@ impl Lane {
             status,
             ok_total: AtomicU64::new(0),
             errors_total: AtomicU64::new(0),
+            injected_total: AtomicU64::new(0),
+            fault: Mutex::default(),
             interval: Mutex::default(),
             first_error: Mutex::default(),
         }
@@ -518,13 +615,42 @@ impl Lane {
         }
     }
 
+    fn fault_started(&self) {
+        if let Ok(mut f) = self.fault.lock() {
+            *f = (Some(Instant::now()), None);
+        }
+    }
+
+    fn fault_ended(&self) {
+        if let Ok(mut f) = self.fault.lock() {
+            f.1 = Some(Instant::now());
+        }
+    }
+
+    /// Whether an error now is explained by the injected fault.
+    fn in_fault(&self) -> bool {
+        match self.fault.lock().map(|f| *f) {
+            Ok((Some(_), None)) => true,
+            Ok((Some(_), Some(end))) => end.elapsed() <= FAULT_GRACE,
+            _ => false,
+        }
+    }
+
     fn error(&self, e: &Error) {
+        let injected = self.in_fault();
         self.errors_total.fetch_add(1, Relaxed);
+        if injected {
+            self.injected_total.fetch_add(1, Relaxed);
+        }
         if let Ok(mut i) = self.interval.lock() {
             i.errors += 1;
+            i.injected += u64::from(injected);
         }
         if let Ok(mut first) = self.first_error.lock() {
-            first.get_or_insert_with(|| format!("{}: {e}", self.name));
+            first.get_or_insert_with(|| {
+                let label = if injected { " (injected fault)" } else { "" };
+                format!("{}: {e}{label}", self.name)
+            });
         }
     }
 
@@ -564,7 +690,11 @@ impl Lane {
             truncate(&self.target, 26),
             i.ok as f64 / secs,
             pool_columns,
-            i.errors,
+            if i.injected > 0 {
+                format!("{}*", i.errors)
+            } else {
+                i.errors.to_string()
+            },
             pct(0.50),
             pct(0.99)
         )
@@ -631,6 +761,16 @@ impl Screen {
     }
 }
 
+/// The average wait of the checkouts that had to wait (`Stats::waits`);
+/// checkouts served at once from an idle connection are not in it.
+fn average_wait(s: &Stats) -> Duration {
+    match u32::try_from(s.waits) {
+        Ok(0) => Duration::ZERO,
+        Ok(n) => s.wait_time_total / n,
+        Err(_) => s.wait_time_total.div_f64(s.waits as f64),
+    }
+}
+
 fn fmt_dur(d: Duration) -> String {
     let us = d.as_micros();
     if us == 0 {
@@ -673,9 +813,29 @@ struct Options {
     duration: Duration,
     threads: usize,
     snmp: Option<String>,
+    v3: snmp_v3::V3Options,
     s7: Option<String>,
     redis: Option<String>,
 }
+
+const USAGE: &str = "\
+usage: tour [OPTIONS]
+
+Runs pools for Redis, SNMP v2c and v3, S7, a PoolSet of SNMP agents and a
+tunnel pair, against the built-in simulators unless real targets are given,
+with a live status line per pool; midway one simulator stops answering for a
+while (an injected fault, marked in the output). Ends with each pool's stats.
+
+  --duration SECS             how long to run, 1 to 3600 (default 10)
+  --threads N                 worker threads per pool, 1 to 64 (default 2)
+  --redis redis://[user:pass@]HOST[:PORT][/DB]
+                              a real Redis (INCR/GET on keys edgepool:tour:N)
+  --snmp snmp://[COMMUNITY@]HOST[:PORT] or udp://HOST[:PORT]
+                              a real SNMP agent (GETs only; community public
+                              by default, or SNMPv3 with -u and the options below)
+  --s7 HOST[:PORT]            a real S7 PLC (reads DB1 and merkers; port 102)
+  -h, --help                  this text
+";
 
 impl Options {
     fn parse() -> Result<Options, String> {
@@ -683,11 +843,17 @@ impl Options {
             duration: Duration::from_secs(10),
             threads: 2,
             snmp: None,
+            v3: snmp_v3::V3Options::default(),
             s7: None,
             redis: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
+            if o.v3
+                .take(&a, &mut || args.next().ok_or(format!("{a} needs a value")))?
+            {
+                continue;
+            }
             let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
             let mut number = |name: &str| {
                 value(name)?
@@ -703,14 +869,77 @@ impl Options {
                 "--s7" => o.s7 = Some(value("--s7")?),
                 "--redis" => o.redis = Some(value("--redis")?),
                 "-h" | "--help" => {
-                    println!(
-                        "usage: tour [--duration SECS] [--threads N] [--snmp snmp://COMMUNITY@HOST:PORT] [--s7 HOST:PORT] [--redis redis://HOST:PORT]"
-                    );
+                    println!("{USAGE}\n{}", snmp_v3::HELP);
                     std::process::exit(0);
                 }
                 other => return Err(format!("unknown option {other} (try --help)")),
             }
         }
         Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_average_wait_counts_only_checkouts_that_waited() {
+        // 1000 checkouts, 2 of which waited 500 ms and 100 ms.
+        let mut s = Stats::default();
+        s.acquired = 1000;
+        s.waits = 2;
+        s.wait_time_total = Duration::from_millis(600);
+        s.wait_time_max = Duration::from_millis(500);
+        assert_eq!(average_wait(&s), Duration::from_millis(300));
+        assert!(average_wait(&s) <= s.wait_time_max);
+        assert_eq!(average_wait(&Stats::default()), Duration::ZERO);
+    }
+
+    #[test]
+    fn snmp_urls() {
+        let parse = |u: &str| parse_snmp_url(u).ok();
+        let pair = |t: &str, c: &str| Some((t.to_string(), c.to_string()));
+        assert_eq!(
+            parse("snmp://private@10.0.0.7:1161"),
+            pair("udp://10.0.0.7:1161", "private")
+        );
+        assert_eq!(parse("udp://10.0.0.7"), pair("udp://10.0.0.7", "public"));
+        assert_eq!(parse("tcp://10.0.0.7"), None);
+    }
+
+    #[test]
+    fn v3_options() {
+        let mut o = snmp_v3::V3Options::default();
+        let args = [
+            "-u",
+            "ops",
+            "-a",
+            "sha-256",
+            "-A",
+            "authpass1",
+            "-x",
+            "aes-256",
+            "-X",
+            "privpass1",
+            "-n",
+            "ctx",
+        ];
+        let mut it = args.iter().map(|s| s.to_string());
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| "needs a value".to_string());
+            assert_eq!(o.take(&flag, &mut value), Ok(true), "{flag}");
+        }
+        let usm = o.usm().ok().flatten().unwrap_or_else(|| Usm::new("none"));
+        assert_eq!(usm.user, "ops");
+        assert_eq!(usm.auth, AuthProtocol::Sha256);
+        assert_eq!(usm.privacy, PrivProtocol::Aes256);
+        assert_eq!(usm.level, snmp::SecurityLevel::AuthPriv);
+        assert_eq!(usm.context_name, "ctx");
+        let mut bad = snmp_v3::V3Options::default();
+        assert!(bad.take("-a", &mut || Ok("sha-3".into())).is_err());
+        assert!(bad.take("--walk", &mut || Ok(String::new())) == Ok(false));
+        assert!(bad.take("-A", &mut || Ok("authpass1".into())).is_ok());
+        assert!(bad.usm().is_err(), "a password without a user");
     }
 }

@@ -19,11 +19,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The phase of an operation that ran out of time.
 ///
+/// Displays as what was going on ("connecting", "the TLS handshake"); an
+/// [`Error::Timeout`] reads "timed out while connecting", "timed out during
+/// the TLS handshake".
+///
 /// ```
 /// use edgepool::{Error, Phase};
 /// let e = Error::Timeout(Phase::Connect);
 /// assert_eq!(e.to_string(), "timed out while connecting");
 /// assert!(e.is_transport());
+/// assert_eq!(
+///     Error::Timeout(Phase::TlsHandshake).to_string(),
+///     "timed out during the TLS handshake"
+/// );
+/// assert_eq!(Phase::Handshake.to_string(), "the protocol handshake");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -70,7 +79,7 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// An operation ran out of time; the phase says which one.
-    #[error("timed out while {0}")]
+    #[error("timed out {}", timeout_phrase(*.0))]
     Timeout(Phase),
     /// No pooled connection became available within the acquire timeout:
     /// the target answers, but every connection stayed in use (or, with
@@ -143,6 +152,14 @@ pub enum Error {
     #[cfg(feature = "snmp")]
     #[error("SNMP: {0}")]
     Snmp(crate::snmp::SnmpError),
+}
+
+/// "while reading", "during the TLS handshake": the words after "timed out".
+fn timeout_phrase(phase: Phase) -> String {
+    match phase {
+        Phase::TlsHandshake | Phase::Handshake => format!("during {phase}"),
+        Phase::Connect | Phase::Read | Phase::Write => format!("while {phase}"),
+    }
 }
 
 fn pool_timeout_message(waited: Duration, last_error: Option<&str>) -> String {
@@ -306,4 +323,23 @@ fn is_certificate_rejection(message: &str) -> bool {
     ]
     .iter()
     .any(|m| message.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, Phase};
+
+    #[test]
+    fn timeouts_read_as_english() {
+        let cases = [
+            (Phase::Connect, "timed out while connecting"),
+            (Phase::TlsHandshake, "timed out during the TLS handshake"),
+            (Phase::Handshake, "timed out during the protocol handshake"),
+            (Phase::Read, "timed out while reading"),
+            (Phase::Write, "timed out while writing"),
+        ];
+        for (phase, text) in cases {
+            assert_eq!(Error::Timeout(phase).to_string(), text);
+        }
+    }
 }

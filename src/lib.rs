@@ -62,7 +62,11 @@
 //!   the `metrics` facade.
 //!
 //! All but `metrics` are on by default. `cargo run --example tour` shows the
-//! whole crate at work against the simulators.
+//! whole crate at work against the simulators. A program that does not use
+//! the simulators carries none of their code (the linker drops it), but they
+//! still take compile time: production builds can list their features with
+//! `default-features = false`.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -75,15 +79,20 @@ mod manage;
 pub mod net;
 pub mod pool;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 #[cfg(feature = "s7")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s7")))]
 pub mod s7;
 #[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 #[cfg(feature = "snmp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "snmp")))]
 pub mod snmp;
 pub mod tcp;
 #[cfg(feature = "tunnel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tunnel")))]
 pub mod tunnel;
 
 pub use error::{Error, Phase, Result};

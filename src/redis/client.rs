@@ -133,7 +133,7 @@ impl Client {
             .connect_timeout(config.connect_timeout)
             .read_timeout(Some(config.read_timeout))
             .write_timeout(Some(config.write_timeout));
-        let stream = Stream::connect(&config.addr, &opts, &config.tls)?;
+        let stream = Stream::connect(&config.connect_addr()?, &opts, &config.tls)?;
         let mut client = Client {
             stream,
             buf: vec![0; READ_CHUNK],

@@ -20,7 +20,7 @@ use std::time::Duration;
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// `host:port`.
+    /// `host:port`, or `host` for port 6379 (a URL goes to [`Config::from_url`]).
     pub addr: String,
     /// ACL user name (Redis 6+); `None` authenticates as the default user.
     pub username: Option<String>,
@@ -88,6 +88,15 @@ impl Config {
             addr: addr.into(),
             ..Config::default()
         }
+    }
+
+    /// The address to connect to: `addr`, with port 6379 when it has none.
+    pub(crate) fn connect_addr(&self) -> Result<String> {
+        crate::tcp::host_port(
+            &self.addr,
+            Some(6379),
+            "a Redis address (Config::new; redis:// URLs go to Config::from_url)",
+        )
     }
 
     /// Parses `redis://[[user]:password@]host[:port][/db]` or `rediss://…`
@@ -297,6 +306,18 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_addr() {
+        let addr = |a: &str| Config::new(a).connect_addr().ok();
+        assert_eq!(addr("cache").as_deref(), Some("cache:6379"));
+        assert_eq!(addr("cache:7000").as_deref(), Some("cache:7000"));
+        assert_eq!(addr("[::1]").as_deref(), Some("[::1]:6379"));
+        assert!(matches!(
+            Config::new("redis://cache").connect_addr(),
+            Err(Error::Config(_))
+        ));
+    }
 
     #[test]
     fn urls() {

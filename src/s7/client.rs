@@ -223,7 +223,7 @@ impl Client {
             .connect_timeout(config.connect_timeout)
             .read_timeout(Some(config.connect_timeout))
             .write_timeout(Some(config.connect_timeout));
-        let stream = Stream::connect(&config.addr, &opts, &TlsMode::Off)?;
+        let stream = Stream::connect(&config.connect_addr()?, &opts, &TlsMode::Off)?;
         let mut client = Client {
             stream,
             rx: vec![0; READ_CHUNK],

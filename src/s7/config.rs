@@ -68,7 +68,8 @@ pub struct Tsaps {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Config {
-    /// `host:port`; S7 PLCs listen on port 102.
+    /// `host:port`, or `host` alone for the S7 port 102. A URL
+    /// (`s7://…`) is an [`Error::Config`](crate::Error::Config) at connect.
     pub addr: String,
     /// Rack of the CPU (0–7). Defaults to 0.
     pub rack: u16,
@@ -109,7 +110,8 @@ pub(crate) const MIN_PDU: u16 = 128;
 pub(crate) const MAX_PDU: u16 = 8192;
 
 impl Config {
-    /// A config for `addr` (`host:port`) with the defaults.
+    /// A config for `addr` (`host:port`, or `host` for port 102) with the
+    /// defaults.
     ///
     /// ```
     /// let c = edgepool::s7::Config::new("10.0.0.5:102");
@@ -120,6 +122,11 @@ impl Config {
             addr: addr.into(),
             ..Config::default()
         }
+    }
+
+    /// The address to connect to: `addr`, with port 102 when it has none.
+    pub(crate) fn connect_addr(&self) -> crate::Result<String> {
+        crate::tcp::host_port(&self.addr, Some(102), "an S7 address")
     }
 
     /// Sets the rack (0–7).
@@ -257,6 +264,19 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_port_defaults_to_102() {
+        let addr = |a: &str| Config::new(a).connect_addr().ok();
+        assert_eq!(addr("10.0.0.7").as_deref(), Some("10.0.0.7:102"));
+        assert_eq!(addr("plc-3").as_deref(), Some("plc-3:102"));
+        assert_eq!(addr("fe80::7").as_deref(), Some("[fe80::7]:102"));
+        assert_eq!(addr("10.0.0.7:1102").as_deref(), Some("10.0.0.7:1102"));
+        assert!(matches!(
+            Config::new("s7://10.0.0.7").connect_addr(),
+            Err(crate::Error::Config(_))
+        ));
+    }
 
     #[test]
     fn tsaps() {

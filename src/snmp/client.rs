@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// `udp://host:port`, `host:port` or `host` (port 161).
+    /// `udp://host:port`, `host:port` or `host` (port 161). Another scheme
+    /// (`tcp://…`) is an [`Error::Config`] at connect.
     pub target: String,
     /// V1, V2c, or V3 (with [`Config::v3`]'s user). Defaults to V2c.
     pub version: Version,
@@ -154,14 +155,18 @@ impl Config {
 
     /// The agent's address: the first address `target` resolves to.
     fn resolve(&self) -> Result<SocketAddr> {
-        let t = self.target.strip_prefix("udp://").unwrap_or(&self.target);
-        let with_port = if t.parse::<SocketAddr>().is_ok() || has_port(t) {
-            t.to_string()
-        } else if t.contains(':') && !t.starts_with('[') {
-            format!("[{t}]:161")
-        } else {
-            format!("{t}:161")
+        let t = match self.target.split_once("://") {
+            Some(("udp", rest)) => rest,
+            Some((scheme, _)) => {
+                return Err(Error::Config(format!(
+                    "unknown scheme {scheme}:// in {:?}: an SNMP target is udp://host:port, \
+                     host:port or host",
+                    self.target
+                )))
+            }
+            None => &self.target,
         };
+        let with_port = crate::tcp::host_port(t, Some(161), "an SNMP target")?;
         with_port
             .to_socket_addrs()
             .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.target))))?
@@ -191,15 +196,6 @@ impl Config {
             return Err(Error::Config("max_repetitions must be at least 1".into()));
         }
         Ok(())
-    }
-}
-
-fn has_port(t: &str) -> bool {
-    match t.rsplit_once(':') {
-        Some((host, port)) => {
-            port.parse::<u16>().is_ok() && (!host.contains(':') || host.starts_with('['))
-        }
-        None => false,
     }
 }
 
