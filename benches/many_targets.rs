@@ -70,15 +70,17 @@ fn poll(
     (ok.load(Relaxed) as f64 / secs, failed.load(Relaxed))
 }
 
-/// Threads of this process whose name starts with `edgepool-` (Linux).
+/// edgepool's shared background threads in this process (Linux): the
+/// reaper and the workers (the simulators' threads are not counted).
 fn edgepool_threads() -> Option<usize> {
     let tasks = std::fs::read_dir("/proc/self/task").ok()?;
     Some(
         tasks
             .flatten()
             .filter(|t| {
-                std::fs::read_to_string(t.path().join("comm"))
-                    .is_ok_and(|c| c.starts_with("edgepool-"))
+                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| {
+                    c.starts_with("edgepool-reaper") || c.starts_with("edgepool-worker")
+                })
             })
             .count(),
     )

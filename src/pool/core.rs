@@ -69,6 +69,8 @@ pub(crate) struct State<C> {
     pub(crate) topping_up: bool,
     /// A background probe job is queued or running.
     pub(crate) probing: bool,
+    /// A background dial is testing a failing target (queued or in flight).
+    pub(crate) testing: bool,
     /// Callers blocked on the condition variable.
     pub(crate) waiters: u32,
     pub(crate) target: Target,
@@ -82,7 +84,8 @@ enum DialGate {
     /// No room: every connection the pool may open exists or is being opened.
     Full,
     /// The target is failing: the next dial is due at this time, or (`None`)
-    /// another caller's dial is testing it now.
+    /// it is due now, and a background dial tests it (callers never wait on
+    /// a failing target's connect).
     Down(Option<Instant>),
 }
 
@@ -96,9 +99,8 @@ impl<C> State<C> {
         }
         match self.target.retry_at {
             Some(at) if at > now => DialGate::Down(Some(at)),
-            // Half-open: one dial tests the target, the others wait for it.
-            _ if self.dialing > 0 => DialGate::Down(None),
-            _ => DialGate::Open,
+            // Half-open: one background dial tests the target.
+            _ => DialGate::Down(None),
         }
     }
 
@@ -110,6 +112,11 @@ impl<C> State<C> {
     /// True unless the target is in backoff.
     pub(crate) fn target_due(&self, now: Instant) -> bool {
         self.target.retry_at.is_none_or(|at| at <= now)
+    }
+
+    /// True when a failing target is due for its test dial and none runs.
+    pub(crate) fn test_due(&self, max_size: u32, now: Instant) -> bool {
+        !self.testing && matches!(self.gate(max_size, now), DialGate::Down(None))
     }
 
     /// When the next dial is due after a failure.
@@ -214,6 +221,7 @@ impl<M: Manage> Core<M> {
                 dialing: 0,
                 topping_up: false,
                 probing: false,
+                testing: false,
                 waiters: 0,
                 target: Target {
                     backoff: Backoff::new(settings.reconnect_min, settings.reconnect_max),
@@ -346,7 +354,10 @@ impl<M: Manage> Core<M> {
                         }
                     };
                 }
-                DialGate::Down(_) if self.settings.fail_fast && st.open == 0 => {
+                DialGate::Down(due) if self.settings.fail_fast && st.open == 0 => {
+                    if due.is_none() {
+                        self.start_test(&mut st);
+                    }
                     st.counters.unavailable += 1;
                     if waited {
                         self.record_wait(&mut st, now.saturating_duration_since(start));
@@ -354,6 +365,9 @@ impl<M: Manage> Core<M> {
                     return Err(st.down_error(now));
                 }
                 gate => {
+                    if matches!(gate, DialGate::Down(None)) {
+                        self.start_test(&mut st);
+                    }
                     if now >= deadline {
                         st.counters.timeouts += 1;
                         let waited_for = now.saturating_duration_since(start);
@@ -556,6 +570,30 @@ impl<M: Manage> Core<M> {
             && !self.is_closed()
             && st.idle_count() < min
             && st.may_dial(self.settings.max_size, now)
+    }
+
+    /// Starts the background dial that tests a failing target, if it is due
+    /// and none runs (the lock held). Callers never wait on it: they fail
+    /// fast, or wait for its outcome on the condition variable.
+    pub(crate) fn start_test(&self, st: &mut State<M::Connection>) {
+        if !st.test_due(self.settings.max_size, Instant::now()) || self.is_closed() {
+            return;
+        }
+        let Some(core) = self.me.upgrade() else {
+            return;
+        };
+        st.testing = true;
+        st.dialing += 1;
+        self.workers.execute(Box::new(move || {
+            let dialled = core.dial(None);
+            let now = Instant::now();
+            let mut st = core.lock();
+            st.testing = false;
+            if let Ok(entry) = core.settle_dial(&mut st, dialled, now) {
+                st.idle.push_back(entry);
+                core.cond.notify_all();
+            }
+        }));
     }
 
     /// Starts the background top-up job on the shared workers.

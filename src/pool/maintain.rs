@@ -96,6 +96,11 @@ impl<M: Manage> Core<M> {
             if !dead.is_empty() {
                 self.wake_all();
             }
+            // A failing target that must keep min_idle is tested in the
+            // background when its backoff is over, callers or not.
+            if s.min_idle > 0 {
+                self.start_test(&mut st);
+            }
             self.wants_top_up(&st, now)
         };
         drop(dead);
@@ -154,17 +159,18 @@ impl<M: Manage> Core<M> {
             st.held += u32::try_from(held.len()).unwrap_or(u32::MAX);
             // Nothing open at all: open one to test the target, unless it is
             // down and not due for a dial (then report why at once).
-            let dial = if held.is_empty() && st.open == 0 && st.dialing == 0 {
+            let dial = if held.is_empty() && st.open == 0 {
                 match st.target.last_error.as_ref() {
-                    Some(e) if !st.target_due(now) => {
+                    Some(e) if !st.target_due(now) || st.dialing > 0 => {
                         report.unhealthy = 1;
                         report.last_error = Some(e.to_string());
                         return report;
                     }
-                    _ => {
+                    _ if st.dialing == 0 => {
                         st.dialing += 1;
                         true
                     }
+                    _ => false,
                 }
             } else {
                 false
@@ -229,6 +235,7 @@ impl<M: Manage> Core<M> {
                 continue;
             }
             // Wait for the background dial, a return, or the backoff.
+            self.start_test(&mut st);
             let until = st.retry_at().map_or(deadline, |at| at.min(deadline));
             let wait = until
                 .saturating_duration_since(now)
