@@ -94,8 +94,8 @@ pub enum Error {
         last_error: Option<String>,
     },
     /// The pool's target is down: the last connect failed, no connection is
-    /// idle, and the next connect attempt is not due yet (or another caller's
-    /// attempt is under way). Returned at once instead of waiting out the
+    /// idle, and the next connect attempt is not due yet (or the background
+    /// attempt that tests the target is under way). Returned at once instead of waiting out the
     /// acquire timeout; the caller that made the failed attempt gets it too.
     #[error("target unavailable (next connect attempt in {retry_in:?}): {last_error}")]
     Unavailable {

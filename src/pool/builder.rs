@@ -196,7 +196,8 @@ impl<M: Manage> PoolBuilder<M> {
     /// up to `max`. Checkouts in between fail at once with
     /// [`Error::Unavailable`] naming the last connect error (see
     /// [`fail_fast`](PoolBuilder::fail_fast)). When the wait is over, one
-    /// caller's connect tests the target while the others keep failing fast.
+    /// connect on a shared worker tests the target while callers keep
+    /// failing fast.
     /// Defaults to 100 ms → 30 s; `min` must not be zero nor exceed `max`.
     ///
     /// ```
@@ -212,7 +213,7 @@ impl<M: Manage> PoolBuilder<M> {
     }
 
     /// While the target is down (the last connect failed and the next is not
-    /// due yet, or another caller's connect is testing it) and the pool holds
+    /// due yet, or a background connect is testing it) and the pool holds
     /// no connection that could come back, [`Pool::get`] returns
     /// [`Error::Unavailable`] at once (or the connect error itself when no
     /// retry can fix it, see [`Error::is_permanent`]). `false` makes callers

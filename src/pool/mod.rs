@@ -11,11 +11,12 @@
 //! first if it has been idle longer than the validation bypass). Without one,
 //! it opens a connection **on the caller's own thread** when the pool has
 //! room, bounded by the manager's connect timeout and the caller's remaining
-//! acquire time, so a device that is offline costs only its own callers: no
-//! shared thread ever waits on it for them. When the pool is full it waits
+//! acquire time, so a device that is offline costs only its own callers, and
+//! after its first failed connect not even them: its next tests run on a
+//! shared worker, one at a time, as the backoff allows. When the pool is full it waits
 //! for a connection to come back. When the target is down (the last connect
-//! failed and the backoff has not passed, or another caller's connect is
-//! testing it) and the pool holds no connection that could come back, the
+//! failed and the backoff has not passed, or a connect on a shared worker
+//! is testing it) and the pool holds no connection that could come back, the
 //! call fails at once with [`Error::Unavailable`] (or, for an error no retry
 //! can fix, that error itself: [`Error::is_permanent`]).
 //!
