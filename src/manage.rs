@@ -75,10 +75,27 @@ pub trait Manage: r2d2::ManageConnection {
     /// checkout. Defaults to `Ok(())`.
     ///
     /// ```
-    /// use edgepool::{snmp, Manage};
-    /// let user = snmp::Usm::new("u").auth(snmp::AuthProtocol::Sha1, "short");
-    /// let m = snmp::Manager::new(snmp::Config::new("127.0.0.1:161").v3(user));
-    /// assert!(matches!(m.validate(), Err(edgepool::Error::Config(_))));
+    /// use edgepool::{Error, Manage, Pool};
+    ///
+    /// #[derive(Debug)]
+    /// struct Device { password: String }
+    /// impl r2d2::ManageConnection for Device {
+    ///     type Connection = ();
+    ///     type Error = Error;
+    ///     fn connect(&self) -> Result<(), Error> { Ok(()) }
+    ///     fn is_valid(&self, _: &mut ()) -> Result<(), Error> { Ok(()) }
+    ///     fn has_broken(&self, _: &mut ()) -> bool { false }
+    /// }
+    /// impl Manage for Device {
+    ///     fn validate(&self) -> edgepool::Result<()> {
+    ///         if self.password.len() < 8 {
+    ///             return Err(Error::Config("the password must be at least 8 characters".into()));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let short = Device { password: "short".into() };
+    /// assert!(matches!(Pool::new(short), Err(Error::Config(_))));
     /// ```
     fn validate(&self) -> Result<()> {
         Ok(())
