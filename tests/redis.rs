@@ -362,3 +362,51 @@ fn the_manager_works_in_a_plain_r2d2_pool() {
     c.set("r2d2", "yes").unwrap();
     assert_eq!(c.get("r2d2").unwrap().as_deref(), Some(&b"yes"[..]));
 }
+
+/// A loopback peer that answers each request line it reads with the next of
+/// `replies` (speaking just enough RESP for PING).
+fn scripted_peer(replies: &'static [&'static [u8]]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let mut replies = replies.iter();
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut buf = [0u8; 256];
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                let _ = n;
+                match replies.next() {
+                    Some(r) => {
+                        if s.write_all(r).is_err() {
+                            break;
+                        }
+                    }
+                    None => return,
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_well_framed_answer_of_the_wrong_type_keeps_the_connection_a_malformed_one_does_not() {
+    // PING answered with an integer (whole, in step), then with garbage.
+    let addr = scripted_peer(&[b":1\r\n", b"?garbage\r\n"]);
+    let pool = Pool::builder()
+        .max_size(1)
+        .build(Manager::new(quick(&addr)))
+        .unwrap();
+    let err = pool.execute(|c| c.ping()).unwrap_err();
+    assert!(matches!(err, Error::UnexpectedAnswer(_)), "{err:?}");
+    assert!(!err.is_transport());
+    assert_eq!(pool.stats().closed, 0, "kept: the stream is in step");
+    let err = pool.execute(|c| c.ping()).unwrap_err();
+    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+    assert_eq!(
+        pool.stats().closed,
+        1,
+        "discarded: the stream is out of step"
+    );
+}

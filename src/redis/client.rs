@@ -483,8 +483,10 @@ impl Client {
     }
 }
 
+/// A whole, well-framed reply of a type the command does not answer with:
+/// the stream is in step, so the connection stays usable.
 fn unexpected(cmd: &str, v: &Value) -> Error {
-    Error::Protocol(format!("unexpected reply to {cmd}: {v:?}"))
+    Error::UnexpectedAnswer(format!("unexpected reply to {cmd}: {v:?}"))
 }
 
 fn ok(cmd: &str, v: Value) -> Result<()> {
