@@ -61,6 +61,10 @@ impl Drop for Conn {
 
 impl Fake {
     fn new() -> Fake {
+        Fake::with_connect_timeout(Duration::from_secs(30))
+    }
+
+    fn with_connect_timeout(connect_timeout: Duration) -> Fake {
         Fake(Arc::new(State {
             gate: Gate {
                 held: Mutex::new(false),
@@ -71,7 +75,7 @@ impl Fake {
             blocked: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             budgets: Mutex::new(Vec::new()),
-            connect_timeout: Duration::from_secs(30),
+            connect_timeout,
             blackhole: AtomicBool::new(false),
         }))
     }
@@ -539,4 +543,29 @@ fn managers_check_their_settings_when_the_pool_is_built() {
         }
     }
     assert!(matches!(Pool::new(Picky), Err(Error::Config(_))));
+}
+
+#[test]
+fn a_connect_that_times_out_within_the_acquire_timeout_marks_the_target_down() {
+    // The connect timeout equals the acquire timeout (SNMP's defaults: 5 s
+    // and 5 s): a caller's dial gets a hair less than the whole connect
+    // timeout, and its timeout still says the target is down.
+    let fake = Fake::with_connect_timeout(Duration::from_millis(400));
+    fake.hold();
+    let pool = builder()
+        .acquire_timeout(Duration::from_millis(400))
+        .reconnect_backoff(Duration::from_secs(20), Duration::from_secs(30))
+        .build(fake.clone())
+        .unwrap();
+    match pool.get().map(|_| ()) {
+        Err(Error::Unavailable { last_error, .. }) => {
+            assert!(last_error.is_timeout(), "{last_error:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let start = Instant::now();
+    assert!(matches!(pool.get(), Err(Error::Unavailable { .. })));
+    assert!(start.elapsed() < FAST);
+    assert_eq!(fake.started(), 1);
+    fake.release();
 }

@@ -407,21 +407,20 @@ impl<M: Manage> Core<M> {
     /// within `deadline` when the manager can be told.
     pub(crate) fn dial(&self, deadline: Option<Instant>) -> Dialled<M::Connection> {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let cut = match (left, self.budget) {
-            (Some(left), Some(budget)) if left < budget => Some(left),
-            _ => None,
-        };
-        let result = match cut {
+        let result = match left {
             Some(left) => self
                 .manager
                 .connect_within(left.max(Duration::from_millis(1))),
             None => self.manager.connect(),
         };
+        // Given less than half of what a connect normally takes, a timeout
+        // says nothing about the target.
+        let cut_short = matches!((left, self.budget), (Some(l), Some(b)) if l < b / 2);
         match result {
             Ok(conn) => Dialled::Ok(conn),
             Err(e) => {
                 let e = self.manager.to_error(e);
-                if cut.is_some() && e.is_timeout() {
+                if cut_short && e.is_timeout() {
                     Dialled::OutOfTime(e)
                 } else {
                     Dialled::Failed(Arc::new(e))

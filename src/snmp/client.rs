@@ -707,10 +707,11 @@ impl Client {
         }
     }
 
-    /// Sets the timeout of later requests (after a connect made with a
-    /// shorter one).
-    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+    /// Sets the timeout and retries of later requests (after a connect made
+    /// with others).
+    pub(crate) fn set_timing(&mut self, timeout: Duration, retries: u32) {
         self.config.timeout = timeout;
+        self.config.retries = retries;
     }
 
     fn next_request_id(&mut self) -> i32 {

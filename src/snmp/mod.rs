@@ -105,18 +105,16 @@ impl Manager {
     }
 
     /// Opens a client and checks that the agent answers (GET sysUpTime.0,
-    /// one attempt within `timeout`), so that a pool learns at once that an
-    /// agent is down or refuses the community (agents stay silent then).
-    fn open(&self, timeout: Duration) -> Result<Client> {
-        let mut client = if timeout < self.config.timeout {
-            let mut config = self.config.clone();
-            config.timeout = timeout;
-            Client::connect_shared(&config, &self.usm)?
-        } else {
-            Client::connect_shared(&self.config, &self.usm)?
-        };
-        client.probe()?;
-        client.set_timeout(self.config.timeout);
+    /// `attempts` tries of `timeout` each), so that a pool learns at once
+    /// that an agent is down or refuses the community (agents stay silent
+    /// then). Later requests use the configured timeout and retries.
+    fn open(&self, timeout: Duration, attempts: u32) -> Result<Client> {
+        let mut config = self.config.clone();
+        config.timeout = timeout.min(self.config.timeout);
+        config.retries = attempts.saturating_sub(1).min(self.config.retries);
+        let mut client = Client::connect_shared(&config, &self.usm)?;
+        client.get(&[oid::SYS_UPTIME])?;
+        client.set_timing(self.config.timeout, self.config.retries);
         Ok(client)
     }
 }
@@ -130,12 +128,17 @@ impl crate::Manage for Manager {
         self.config.validate()
     }
 
+    /// One try of each exchange: the least a connect needs to say anything.
     fn connect_budget(&self) -> Option<Duration> {
         Some(self.config.timeout.saturating_mul(self.exchanges()))
     }
 
+    /// As many tries of the check (up to `retries + 1`) as fit in `budget`.
     fn connect_within(&self, budget: Duration) -> Result<Client> {
-        self.open((budget / self.exchanges()).min(self.config.timeout))
+        let share = budget / self.exchanges();
+        let timeout = self.config.timeout;
+        let fit = u32::try_from(share.as_nanos() / timeout.as_nanos().max(1)).unwrap_or(u32::MAX);
+        self.open(timeout.min(share), fit.clamp(1, self.config.retries + 1))
     }
 }
 
@@ -143,10 +146,10 @@ impl r2d2::ManageConnection for Manager {
     type Connection = Client;
     type Error = Error;
 
-    /// Opens a client and checks that the agent answers (one GET
-    /// sysUpTime.0), so that an agent that is down fails the connect.
+    /// Opens a client and checks that the agent answers (GET sysUpTime.0,
+    /// up to 3 tries), so that an agent that is down fails the connect.
     fn connect(&self) -> Result<Client> {
-        self.open(self.config.timeout)
+        self.open(self.config.timeout, 3)
     }
 
     fn is_valid(&self, conn: &mut Client) -> Result<()> {
