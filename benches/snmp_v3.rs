@@ -273,57 +273,58 @@ fn throughput8(v: &mut Multi, time: Duration, agent_pid: Option<u32>) -> Sample8
         let cpu = cpu_ns("/proc/thread-self/schedstat").zip(cpu0);
         (start.elapsed(), cpu.map(|(b, a)| b.saturating_sub(a)))
     };
-    let (runs, agent_ns, wall): (Vec<(u64, Duration, Option<u64>)>, Option<u64>, Duration) =
-        std::thread::scope(|s| {
-            let run = &run;
-            let handles: Vec<_> = match v {
-                Multi::Edge(pool) => {
-                    let pool = &*pool;
-                    (0..THREADS)
-                        .map(|_| {
-                            s.spawn(move || {
-                                let mut n = 0;
-                                let (t, cpu) = run(&mut n, &mut || {
-                                    check(
-                                        &pool
-                                            .execute(|c| c.get(&[oid::SYS_UPTIME]))
-                                            .expect("edgepool GET"),
-                                    )
-                                });
-                                (n, t, cpu)
-                            })
-                        })
-                        .collect()
-                }
-                Multi::Snmp2(sessions) => sessions
-                    .iter_mut()
-                    .map(|session| {
+    // Per thread: GETs, time, CPU ns.
+    type Run = (u64, Duration, Option<u64>);
+    let (runs, agent_ns, wall): (Vec<Run>, Option<u64>, Duration) = std::thread::scope(|s| {
+        let run = &run;
+        let handles: Vec<_> = match v {
+            Multi::Edge(pool) => {
+                let pool = &*pool;
+                (0..THREADS)
+                    .map(|_| {
                         s.spawn(move || {
-                            let oid2 = snmp2::Oid::from(&SYS_UPTIME_ARCS).expect("snmp2 OID");
                             let mut n = 0;
                             let (t, cpu) = run(&mut n, &mut || {
-                                let mut pdu = session.get(&oid2).expect("snmp2 GET");
-                                assert!(matches!(
-                                    pdu.varbinds.next(),
-                                    Some((_, snmp2::Value::Timeticks(_)))
-                                ));
+                                check(
+                                    &pool
+                                        .execute(|c| c.get(&[oid::SYS_UPTIME]))
+                                        .expect("edgepool GET"),
+                                )
                             });
                             (n, t, cpu)
                         })
                     })
-                    .collect(),
-            };
-            barrier.wait();
-            let a0 = agent_cpu();
-            let start = Instant::now();
-            let runs: Vec<_> = handles
-                .into_iter()
-                .map(|h| h.join().expect("bench thread panicked"))
-                .collect();
-            let wall = start.elapsed();
-            let agent = agent_cpu().zip(a0).map(|(b, a)| b.saturating_sub(a));
-            (runs, agent, wall)
-        });
+                    .collect()
+            }
+            Multi::Snmp2(sessions) => sessions
+                .iter_mut()
+                .map(|session| {
+                    s.spawn(move || {
+                        let oid2 = snmp2::Oid::from(&SYS_UPTIME_ARCS).expect("snmp2 OID");
+                        let mut n = 0;
+                        let (t, cpu) = run(&mut n, &mut || {
+                            let mut pdu = session.get(&oid2).expect("snmp2 GET");
+                            assert!(matches!(
+                                pdu.varbinds.next(),
+                                Some((_, snmp2::Value::Timeticks(_)))
+                            ));
+                        });
+                        (n, t, cpu)
+                    })
+                })
+                .collect(),
+        };
+        barrier.wait();
+        let a0 = agent_cpu();
+        let start = Instant::now();
+        let runs: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread panicked"))
+            .collect();
+        let wall = start.elapsed();
+        let agent = agent_cpu().zip(a0).map(|(b, a)| b.saturating_sub(a));
+        (runs, agent, wall)
+    });
     let total: u64 = runs.iter().map(|r| r.0).sum();
     let longest = runs.iter().map(|r| r.1).max().unwrap_or_default();
     let client_ns: Option<u64> = runs.iter().map(|r| r.2).sum();
