@@ -966,8 +966,14 @@ impl RequestCache {
                     b[..self.n].to_vec()
                 })
             );
-            for (to, from) in self.buf[self.pdu_at + 4..].iter_mut().zip(&id[skip..]) {
-                *to = *from;
+            // Copies of a fixed size: no call to memcpy.
+            let at = self.pdu_at + 4;
+            let b = &mut self.buf;
+            match skip {
+                0 => b[at..at + 4].copy_from_slice(&id),
+                1 => b[at..at + 3].copy_from_slice(&id[1..]),
+                2 => b[at..at + 2].copy_from_slice(&id[2..]),
+                _ => b[at] = id[3],
             }
             return true;
         }
@@ -1132,7 +1138,11 @@ pub(crate) fn decode_reply_mirror(
     };
     // Version and community: byte for byte the request's.
     let prefix = rq.get(2..req.pdu_at)?;
-    if !m.buf.starts_with(prefix) {
+    if !m
+        .buf
+        .get(..prefix.len())
+        .is_some_and(|b| same_bytes(b, prefix))
+    {
         return None;
     }
     m.pos = prefix.len();
@@ -1146,7 +1156,10 @@ pub(crate) fn decode_reply_mirror(
     }
     // The request-id TLV: byte for byte the request's.
     let id_tlv = rq.get(req.pdu_at + 2..req.pdu_at + 4 + req.id_len)?;
-    if !pv.starts_with(id_tlv) {
+    if !pv
+        .get(..id_tlv.len())
+        .is_some_and(|b| same_bytes(b, id_tlv))
+    {
         return None;
     }
     let mut p = Cur {
@@ -1180,7 +1193,9 @@ pub(crate) fn decode_reply_mirror(
         let raw = vb.expect(tag::OID)?;
         let i = varbinds.len();
         let oid = match (sent.get(i), req.spans.get(i)) {
-            (Some(o), Some(&(a, b))) if rq.get(a..b) == Some(raw) && canonical(o.arcs()) => {
+            (Some(o), Some(&(a, b)))
+                if rq.get(a..b).is_some_and(|r| same_bytes(r, raw)) && canonical(o.arcs()) =>
+            {
                 o.clone_cheap()
             }
             _ => Oid::new(ber::decode_oid(raw).ok()?),
@@ -1201,6 +1216,35 @@ pub(crate) fn decode_reply_mirror(
         error_index,
         varbinds,
     })
+}
+
+/// `a == b`, for the short slices of [`decode_reply_mirror`] (4 to 16
+/// bytes) in two overlapping word compares instead of a call to memcmp.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn w8(s: &[u8], i: usize) -> u64 {
+        u64::from_ne_bytes(
+            s.get(i..i + 8)
+                .and_then(|x| x.try_into().ok())
+                .unwrap_or([0; 8]),
+        )
+    }
+    fn w4(s: &[u8], i: usize) -> u32 {
+        u32::from_ne_bytes(
+            s.get(i..i + 4)
+                .and_then(|x| x.try_into().ok())
+                .unwrap_or([0; 4]),
+        )
+    }
+    match n {
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        _ => a == b,
+    }
 }
 
 /// [`Value::from_tlv`] (`None` for its errors), with the 32-bit counters of
@@ -1254,7 +1298,7 @@ impl<'a> Cur<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn int32(&mut self) -> Option<i32> {
         // The common one-byte INTEGER (error-status and error-index 0).
         if let Some(&[tag::INTEGER, 1, b]) = self.buf.get(self.pos..self.pos + 3) {
@@ -1785,6 +1829,20 @@ mod tests {
             }
         }
         assert!(hits > 1000, "{hits}");
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let a: Vec<u8> = (0..40).collect();
+        for n in 0..=20 {
+            for i in 0..n {
+                let mut b = a[..n].to_vec();
+                assert!(same_bytes(&a[..n], &b));
+                b[i] ^= 0x10;
+                assert!(!same_bytes(&a[..n], &b), "{n} {i}");
+            }
+            assert!(!same_bytes(&a[..n], &a[..n + 1]));
+        }
     }
 
     #[test]
