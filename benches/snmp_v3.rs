@@ -9,7 +9,13 @@
 //! 3. GET sysUpTime.0 on one thread: edgepool v2c, edgepool v3 authPriv
 //!    SHA/AES-128, and the `snmp2` crate's v3 `SyncSession` with the same
 //!    user. Goals: v3 <= 1.3x v2c's cost per request; edgepool v3 >= 1.0x
-//!    snmp2 v3's throughput.
+//!    snmp2 v3's throughput;
+//! 4. the same GET from 8 threads at once (aggregate GET/s): edgepool v3
+//!    authPriv SHA/AES-128 through one `Pool` of 8 (`pool.execute`, so each
+//!    thread has a pooled connection of its own and nobody waits), against 8
+//!    `snmp2` v3 `SyncSession`s (one per thread, each discovered once), and
+//!    edgepool v2c / snmp2 v2c the same way for reference. Goal: edgepool v3
+//!    >= 1.15x snmp2 v3.
 //!
 //! A plain harness. Every round measures every variant, in an order that
 //! rotates; the table shows medians over the rounds.
@@ -28,6 +34,7 @@ use edgepool::snmp::usm::password_to_key;
 use edgepool::snmp::{oid, AuthProtocol, Client, Config, Manager, PrivProtocol, Usm, Value};
 use edgepool::Pool;
 use harness::{env_u64, median};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 const SYS_UPTIME_ARCS: [u64; 9] = [1, 3, 6, 1, 2, 1, 1, 3, 0];
@@ -153,6 +160,186 @@ fn throughput(v: &mut Variant, time: Duration) -> f64 {
         n += 1;
     }
     n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Client threads of the 8-thread comparison.
+const THREADS: usize = 8;
+
+/// One 8-thread variant: a pool of 8 shared by the threads, or one `snmp2`
+/// session per thread.
+enum Multi {
+    Edge(Pool<Manager>),
+    Snmp2(Vec<Box<snmp2::SyncSession>>),
+}
+
+fn snmp2_v3_session(addr: &str) -> Box<snmp2::SyncSession> {
+    let security = snmp2::v3::Security::new(b"shaaes", b"shaauthpass")
+        .with_auth_protocol(snmp2::v3::AuthProtocol::Sha1)
+        .with_auth(snmp2::v3::Auth::AuthPriv {
+            cipher: snmp2::v3::Cipher::Aes128,
+            privacy_password: b"shaprivpass".to_vec(),
+        });
+    let mut s = snmp2::SyncSession::new_v3(addr, Some(Duration::from_secs(2)), 1, security)
+        .expect("snmp2 v3 session");
+    s.init().expect("snmp2 v3 discovery");
+    // Two 64 KiB buffers inside: keep it off the stack.
+    Box::new(s)
+}
+
+fn multi_variants(addr: &str) -> Vec<(&'static str, Multi)> {
+    let pool = |cfg: Config| {
+        let p = Pool::builder()
+            .max_size(THREADS as u32)
+            .min_idle(THREADS as u32)
+            .build(Manager::new(cfg))
+            .expect("pool");
+        // All 8 connections open (and, v3, discovered) before any measurement.
+        let held: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let mut c = p.get().expect("pooled connection");
+                check(&c.get(&[oid::SYS_UPTIME]).expect("warm-up GET"));
+                c
+            })
+            .collect();
+        drop(held);
+        p
+    };
+    let v2 = Config::new(addr)
+        .community("public")
+        .timeout(Duration::from_secs(2));
+    vec![
+        ("edgepool v2c", Multi::Edge(pool(v2))),
+        ("snmp2 v2c", {
+            Multi::Snmp2(
+                (0..THREADS)
+                    .map(|t| {
+                        Box::new(
+                            snmp2::SyncSession::new_v2c(
+                                addr,
+                                b"public",
+                                Some(Duration::from_secs(2)),
+                                1 + (t as i32) * 1_000_000,
+                            )
+                            .expect("snmp2 v2c session"),
+                        )
+                    })
+                    .collect(),
+            )
+        }),
+        (
+            "edgepool v3 authPriv SHA/AES",
+            Multi::Edge(pool(v3_config(addr))),
+        ),
+        (
+            "snmp2 v3 authPriv SHA/AES",
+            Multi::Snmp2((0..THREADS).map(|_| snmp2_v3_session(addr)).collect()),
+        ),
+    ]
+}
+
+/// Nanoseconds a thread has run on a CPU, from its `schedstat` (`None`
+/// where Linux does not provide it).
+fn cpu_ns(schedstat: &str) -> Option<u64> {
+    let s = std::fs::read_to_string(schedstat).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// One 8-thread measurement.
+#[derive(Clone, Copy)]
+struct Sample8 {
+    ops_per_sec: f64,
+    /// The client threads' CPU time per GET, µs.
+    client_us: f64,
+    /// snmpd's CPU time over the measurement's wall time (1.0: one CPU busy).
+    agent_busy: f64,
+}
+
+/// Aggregate GETs per second of 8 threads released together, each running
+/// for `time`: all GETs over the time until the last thread stopped; and
+/// where the CPU went (snmpd is single-threaded: its main thread's
+/// `schedstat` is all of it).
+fn throughput8(v: &mut Multi, time: Duration, agent_pid: Option<u32>) -> Sample8 {
+    let agent_stat = agent_pid.map(|p| format!("/proc/{p}/schedstat"));
+    let agent_cpu = || agent_stat.as_deref().and_then(cpu_ns);
+    let barrier = Barrier::new(THREADS + 1);
+    let run = |n: &mut u64, get: &mut dyn FnMut()| {
+        barrier.wait();
+        let cpu0 = cpu_ns("/proc/thread-self/schedstat");
+        let start = Instant::now();
+        while start.elapsed() < time {
+            get();
+            *n += 1;
+        }
+        let cpu = cpu_ns("/proc/thread-self/schedstat").zip(cpu0);
+        (start.elapsed(), cpu.map(|(b, a)| b.saturating_sub(a)))
+    };
+    // Per thread: GETs, time, CPU ns.
+    type Run = (u64, Duration, Option<u64>);
+    let (runs, agent_ns, wall): (Vec<Run>, Option<u64>, Duration) = std::thread::scope(|s| {
+        let run = &run;
+        let handles: Vec<_> = match v {
+            Multi::Edge(pool) => {
+                let pool = &*pool;
+                (0..THREADS)
+                    .map(|_| {
+                        s.spawn(move || {
+                            let mut n = 0;
+                            let (t, cpu) = run(&mut n, &mut || {
+                                check(
+                                    &pool
+                                        .execute(|c| c.get(&[oid::SYS_UPTIME]))
+                                        .expect("edgepool GET"),
+                                )
+                            });
+                            (n, t, cpu)
+                        })
+                    })
+                    .collect()
+            }
+            Multi::Snmp2(sessions) => sessions
+                .iter_mut()
+                .map(|session| {
+                    s.spawn(move || {
+                        let oid2 = snmp2::Oid::from(&SYS_UPTIME_ARCS).expect("snmp2 OID");
+                        let mut n = 0;
+                        let (t, cpu) = run(&mut n, &mut || {
+                            let mut pdu = session.get(&oid2).expect("snmp2 GET");
+                            assert!(matches!(
+                                pdu.varbinds.next(),
+                                Some((_, snmp2::Value::Timeticks(_)))
+                            ));
+                        });
+                        (n, t, cpu)
+                    })
+                })
+                .collect(),
+        };
+        barrier.wait();
+        let a0 = agent_cpu();
+        let start = Instant::now();
+        let runs: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread panicked"))
+            .collect();
+        let wall = start.elapsed();
+        let agent = agent_cpu().zip(a0).map(|(b, a)| b.saturating_sub(a));
+        (runs, agent, wall)
+    });
+    let total: u64 = runs.iter().map(|r| r.0).sum();
+    let longest = runs.iter().map(|r| r.1).max().unwrap_or_default();
+    let client_ns: Option<u64> = runs.iter().map(|r| r.2).sum();
+    Sample8 {
+        ops_per_sec: total as f64 / longest.as_secs_f64(),
+        client_us: client_ns.map_or(f64::NAN, |n| n as f64 / 1e3 / total as f64),
+        agent_busy: agent_ns.map_or(f64::NAN, |n| n as f64 / wall.as_nanos() as f64),
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// `EDGEPOOL_BENCH_CALLGRIND=<variant>:<n>`: set up one variant, run `n`
@@ -309,6 +496,44 @@ fn main() {
     }
     let med: Vec<f64> = ops.iter_mut().map(|o| median(o)).collect();
 
+    // 4. 8 threads, interleaved.
+    let load_before = load_average();
+    let mut multi = multi_variants(&addr);
+    let mut ops8 = vec![Vec::new(); multi.len()];
+    if bench {
+        for (_, v) in multi.iter_mut() {
+            throughput8(v, Duration::from_millis(200), server.pid());
+        }
+    }
+    for round in 0..rounds {
+        for k in 0..multi.len() {
+            let i = (round + k) % multi.len();
+            ops8[i].push(throughput8(&mut multi[i].1, time, server.pid()));
+        }
+    }
+    let load_after = load_average();
+    // Per-round ratio edgepool v3 / snmp2 v3 (the same round measured both).
+    let v3_ratios: Vec<f64> = ops8[2]
+        .iter()
+        .zip(&ops8[3])
+        .map(|(e, s)| e.ops_per_sec / s.ops_per_sec)
+        .collect();
+    let field = |f: fn(&Sample8) -> f64| -> Vec<Vec<f64>> {
+        ops8.iter().map(|o| o.iter().map(f).collect()).collect()
+    };
+    let rounds8 = field(|s| s.ops_per_sec);
+    let med8: Vec<f64> = rounds8.clone().iter_mut().map(|o| median(o)).collect();
+    let client8: Vec<f64> = field(|s| s.client_us)
+        .iter_mut()
+        .map(|o| median(o))
+        .collect();
+    let agent8: Vec<f64> = field(|s| s.agent_busy)
+        .iter_mut()
+        .map(|o| median(o))
+        .collect();
+    let names8: Vec<&str> = multi.iter().map(|(n, _)| *n).collect();
+    drop(multi);
+
     if !bench {
         println!(
             "snmp_v3 bench: smoke run passed (run `cargo bench --no-default-features \
@@ -364,5 +589,36 @@ fn main() {
     println!(
         "  goal edgepool v3 throughput >= 1.00x snmp2 v3's: {:.2}x",
         med[1] / med[2]
+    );
+    println!();
+    println!(
+        "GET sysUpTime.0, {THREADS} threads, aggregate ops/s (median of rounds; \
+         load average {load_before} before, {load_after} after):"
+    );
+    println!(
+        "  {:<32} {:>8} {:>14} {:>11}   rounds",
+        "", "GET/s", "client us/GET", "snmpd busy"
+    );
+    for (i, name) in names8.iter().enumerate() {
+        let all: Vec<String> = rounds8[i].iter().map(|x| format!("{x:.0}")).collect();
+        println!(
+            "  {name:<32} {:>8.0} {:>14.2} {:>10.0}%   {}",
+            med8[i],
+            client8[i],
+            agent8[i] * 100.0,
+            all.join(" ")
+        );
+    }
+    println!("  edgepool v2c / snmp2 v2c: {:.2}x", med8[0] / med8[1]);
+    println!(
+        "  goal edgepool v3 / snmp2 v3 >= 1.15x: {:.2}x",
+        med8[2] / med8[3]
+    );
+    let per_round: Vec<String> = v3_ratios.iter().map(|r| format!("{r:.2}")).collect();
+    let mut v3_ratios = v3_ratios;
+    println!(
+        "  per round: {} (median {:.2}x)",
+        per_round.join(" "),
+        median(&mut v3_ratios)
     );
 }

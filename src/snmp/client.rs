@@ -1,7 +1,9 @@
 //! [`Config`] and [`Client`]: a blocking SNMP v1/v2c/v3 client over a
 //! connected UDP socket.
 
-use super::pdu::{self, oid, Body, Message, NotOurs, Oid, Pdu, PduKind, Value, VarBind, Version};
+use super::pdu::{
+    self, oid, Body, Message, NotOurs, Oid, Pdu, PduKind, RequestCache, Value, VarBind, Version,
+};
 use super::session::{Incoming, Session, UsmCache};
 use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
@@ -239,6 +241,8 @@ pub struct Client {
     answered: bool,
     /// SNMPv3: the USM session (keys, engine, clock).
     usm: Option<Box<Session>>,
+    /// v1/v2c: the last short request encoded from OIDs.
+    cache: Box<RequestCache>,
 }
 
 impl fmt::Debug for Client {
@@ -298,6 +302,7 @@ impl Client {
             broken: false,
             answered: false,
             usm,
+            cache: Box::new(RequestCache::new()),
         })
     }
 
@@ -561,6 +566,8 @@ impl Client {
             attempt += 1;
             let id = self.next_request_id();
             self.out.clear();
+            // v1/v2c requests from OIDs: from the cache when short enough.
+            let mut cached = false;
             match (&mut self.usm, &mut pdu, req) {
                 (Some(usm), Some(p), _) => {
                     p.request_id = id;
@@ -570,14 +577,15 @@ impl Client {
                     p.request_id = id;
                     encode_message(&self.config, p, &mut self.out)
                 }
-                (_, None, Req::Oids(oids)) => pdu::encode_request(
-                    &mut self.out,
-                    self.config.version,
-                    self.config.community.as_bytes(),
-                    kind,
-                    [id, e_status, e_index],
-                    oids,
-                ),
+                (_, None, Req::Oids(oids)) => {
+                    let (version, community) =
+                        (self.config.version, self.config.community.as_bytes());
+                    let ids = [id, e_status, e_index];
+                    cached = self.cache.encode(version, community, kind, ids, oids);
+                    if !cached {
+                        pdu::encode_request(&mut self.out, version, community, kind, ids, oids)
+                    }
+                }
                 (_, None, Req::Binds(b)) => {
                     // Not reached: SET always builds its PDU above.
                     let p = Pdu {
@@ -590,7 +598,12 @@ impl Client {
                     encode_message(&self.config, &p, &mut self.out)
                 }
             }
-            match self.socket.send(&self.out) {
+            let bytes = if cached {
+                self.cache.bytes()
+            } else {
+                &self.out
+            };
+            match self.socket.send(bytes) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     refused = true;
@@ -605,7 +618,7 @@ impl Client {
                 Req::Oids(o) => o,
                 Req::Binds(_) => &[],
             };
-            match self.wait_for(id, sent)? {
+            match self.wait_for(id, sent, cached)? {
                 Wait::Reply(pdu) => {
                     self.answered = true;
                     return Ok(pdu);
@@ -647,18 +660,30 @@ impl Client {
         Err(Error::Timeout(Phase::Read))
     }
 
-    fn wait_for(&mut self, id: i32, sent: &[Oid]) -> Result<Wait> {
-        let deadline = Instant::now() + self.config.timeout;
+    /// `mirror`: the request is the cache's (replies are first checked
+    /// against it).
+    fn wait_for(&mut self, id: i32, sent: &[Oid], mirror: bool) -> Result<Wait> {
+        let timeout = self.config.timeout;
+        let deadline = Instant::now() + timeout;
+        // The first wait is the whole timeout, so the clock is read again
+        // only after a dropped datagram or an interrupt (a zero timeout, which
+        // `validate` refuses, still times out at once).
+        let mut first = !timeout.is_zero();
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(Wait::TimedOut);
-            }
-            // Skip the syscall when the full timeout is already set.
-            let want = if left + Duration::from_millis(1) >= self.config.timeout {
-                self.config.timeout
+            let want = if first {
+                first = false;
+                timeout
             } else {
-                left
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(Wait::TimedOut);
+                }
+                // Skip the syscall when the full timeout is already set.
+                if left + Duration::from_millis(1) >= timeout {
+                    timeout
+                } else {
+                    left
+                }
             };
             if self.read_timeout != Some(want) {
                 self.socket.set_read_timeout(Some(want))?;
@@ -688,6 +713,11 @@ impl Client {
                     }
                 }
                 continue;
+            }
+            if mirror {
+                if let Some(p) = pdu::decode_reply_mirror(&self.recv[..n], &self.cache, id, sent) {
+                    return Ok(Wait::Reply(p));
+                }
             }
             match pdu::decode_reply(
                 &self.recv[..n],

@@ -50,6 +50,15 @@ impl Oid {
         &self.0
     }
 
+    /// A clone; for a static OID without a call.
+    #[inline]
+    fn clone_cheap(&self) -> Oid {
+        match &self.0 {
+            Cow::Borrowed(a) => Oid(Cow::Borrowed(a)),
+            Cow::Owned(_) => self.clone(),
+        }
+    }
+
     /// Number of sub-identifiers.
     ///
     /// ```
@@ -891,6 +900,136 @@ fn encode_short(
     Some((b, n))
 }
 
+/// One client's last short v1/v2c request encoded from OIDs (a GET,
+/// GETNEXT or GETBULK under 128 bytes), kept so that the same request again
+/// (same kind, error fields and OIDs: a poller asking for the same objects)
+/// only has its request-id rewritten in place, and so that the reply can be
+/// checked against it byte for byte ([`decode_reply_mirror`]). The version
+/// and community are the client's and never change.
+pub(crate) struct RequestCache {
+    buf: [u8; 130],
+    /// Bytes of the message in `buf`; 0: nothing cached.
+    n: usize,
+    /// Where the PDU's tag is (after the version and community TLVs).
+    pdu_at: usize,
+    /// Length of the request-id's contents.
+    id_len: usize,
+    /// Where the variable-binding list's tag is.
+    list_at: usize,
+    kind: PduKind,
+    /// error-status and error-index (GETBULK: non-repeaters, max-repetitions).
+    rest: [i32; 2],
+    /// The OIDs: each one's number of arcs, then its arcs.
+    key: Vec<u32>,
+    /// Where each OID's encoded contents are in `buf` (start, end).
+    spans: Vec<(usize, usize)>,
+}
+
+impl RequestCache {
+    pub(crate) fn new() -> RequestCache {
+        RequestCache {
+            buf: [0; 130],
+            n: 0,
+            pdu_at: 0,
+            id_len: 0,
+            list_at: 0,
+            kind: PduKind::Get,
+            rest: [0; 2],
+            key: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// The request as [`encode_request`] encodes it: `true` when it is in
+    /// [`RequestCache::bytes`], `false` when it is too long to keep (the
+    /// caller encodes it with [`encode_request`]).
+    pub(crate) fn encode(
+        &mut self,
+        version: Version,
+        community: &[u8],
+        kind: PduKind,
+        ids: [i32; 3],
+        oids: &[Oid],
+    ) -> bool {
+        let (id, skip) = int_bytes(ids[0]);
+        if self.n != 0
+            && self.kind == kind
+            && self.rest == [ids[1], ids[2]]
+            && 4 - skip == self.id_len
+            && same_oids(&self.key, oids)
+        {
+            debug_assert_eq!(
+                encode_short(version, community, kind, ids, oids).map(|(b, n)| b[..n].to_vec()),
+                Some({
+                    let mut b = self.buf;
+                    b[self.pdu_at + 4..self.pdu_at + 4 + self.id_len].copy_from_slice(&id[skip..]);
+                    b[..self.n].to_vec()
+                })
+            );
+            // Copies of a fixed size: no call to memcpy.
+            let at = self.pdu_at + 4;
+            let b = &mut self.buf;
+            match skip {
+                0 => b[at..at + 4].copy_from_slice(&id),
+                1 => b[at..at + 3].copy_from_slice(&id[1..]),
+                2 => b[at..at + 2].copy_from_slice(&id[2..]),
+                _ => b[at] = id[3],
+            }
+            return true;
+        }
+        self.n = 0;
+        let Some((buf, n)) = encode_short(version, community, kind, ids, oids) else {
+            return false;
+        };
+        self.buf = buf;
+        self.n = n;
+        self.pdu_at = 7 + community.len();
+        self.id_len = 4 - skip;
+        // After the PDU header and three INTEGER TLVs.
+        let mut at = self.pdu_at + 2;
+        for _ in 0..3 {
+            at += 2 + usize::from(buf[at + 1]);
+        }
+        self.list_at = at;
+        self.kind = kind;
+        self.rest = [ids[1], ids[2]];
+        self.key.clear();
+        for o in oids {
+            self.key.push(o.len() as u32);
+            self.key.extend_from_slice(o.arcs());
+        }
+        // Each varbind: SEQUENCE, length, OID, length, contents, NULL.
+        self.spans.clear();
+        let mut at = self.list_at + 2;
+        for _ in oids {
+            let len = usize::from(buf[at + 3]);
+            self.spans.push((at + 4, at + 4 + len));
+            at += 2 + usize::from(buf[at + 1]);
+        }
+        true
+    }
+
+    /// The message of the last [`RequestCache::encode`] that returned `true`.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.n]
+    }
+}
+
+/// True when `key` (see [`RequestCache`]) holds exactly `oids`.
+fn same_oids(key: &[u32], oids: &[Oid]) -> bool {
+    let mut k = key;
+    for o in oids {
+        let a = o.arcs();
+        match k.split_first() {
+            Some((&len, rest)) if len as usize == a.len() && rest.get(..a.len()) == Some(a) => {
+                k = &rest[a.len()..];
+            }
+            _ => return false,
+        }
+    }
+    k.is_empty()
+}
+
 /// [`encode_request`] for messages of 128 bytes or more.
 fn encode_request_long(
     out: &mut Vec<u8>,
@@ -920,11 +1059,7 @@ fn encode_request_long(
 /// True when `raw` (an OID's contents) is exactly the encoding of `arcs`,
 /// for arcs that decode back to themselves.
 fn oid_matches(raw: &[u8], arcs: &[u32]) -> bool {
-    let canonical = match arcs {
-        [a, b, ..] => *a < 2 && *b < 40 || *a == 2,
-        _ => false,
-    };
-    if !canonical {
+    if !canonical(arcs) {
         return false;
     }
     let (first, rest) = oid_parts(arcs);
@@ -945,6 +1080,16 @@ fn oid_matches(raw: &[u8], arcs: &[u32]) -> bool {
         true
     };
     next(first) && rest.iter().all(|&a| next(u64::from(a))) && pos == raw.len()
+}
+
+/// True when the encoding of `arcs` decodes back to them (as far as the
+/// first two arcs go).
+#[inline]
+fn canonical(arcs: &[u32]) -> bool {
+    match arcs {
+        [a, b, ..] => *a < 2 && *b < 40 || *a == 2,
+        _ => false,
+    }
 }
 
 /// Why [`decode_reply`] passed a datagram over.
@@ -972,6 +1117,149 @@ pub(crate) fn decode_reply(
     }
 }
 
+/// The reply to the request in `req` (the last one it encoded: request-id
+/// `id`, for `sent`)
+/// when it mirrors it: the same version and community bytes, the same
+/// request-id bytes, and an answer OID whose bytes equal those sent at its
+/// position is reused from `sent` (exactly when [`oid_matches`] holds).
+/// Whatever this returns is what [`decode_reply`] returns for the datagram;
+/// `None` for anything else (another request-id or community, other
+/// shapes), and [`decode_reply`] decides.
+pub(crate) fn decode_reply_mirror(
+    buf: &[u8],
+    req: &RequestCache,
+    id: i32,
+    sent: &[Oid],
+) -> Option<Pdu> {
+    let rq = req.bytes();
+    let mut m = Cur {
+        buf: Cur { buf, pos: 0 }.expect(tag::SEQUENCE)?,
+        pos: 0,
+    };
+    // Version and community: byte for byte the request's.
+    let prefix = rq.get(2..req.pdu_at)?;
+    if !m
+        .buf
+        .get(..prefix.len())
+        .is_some_and(|b| same_bytes(b, prefix))
+    {
+        return None;
+    }
+    m.pos = prefix.len();
+    let (pt, pv) = m.tlv()?;
+    let kind = match PduKind::from_tag(pt) {
+        Some(k @ (PduKind::Response | PduKind::Report)) => k,
+        _ => return None,
+    };
+    if !m.done() {
+        return None;
+    }
+    // The request-id TLV: byte for byte the request's.
+    let id_tlv = rq.get(req.pdu_at + 2..req.pdu_at + 4 + req.id_len)?;
+    if !pv
+        .get(..id_tlv.len())
+        .is_some_and(|b| same_bytes(b, id_tlv))
+    {
+        return None;
+    }
+    let mut p = Cur {
+        buf: pv,
+        pos: id_tlv.len(),
+    };
+    debug_assert_eq!(
+        Cur {
+            buf: id_tlv,
+            pos: 0
+        }
+        .int32(),
+        Some(id)
+    );
+    let request_id = id;
+    let error_status = p.int32()?;
+    let error_index = p.int32()?;
+    let mut list = Cur {
+        buf: p.expect(tag::SEQUENCE)?,
+        pos: 0,
+    };
+    if !p.done() {
+        return None;
+    }
+    let mut varbinds = Vec::with_capacity(sent.len().max(1));
+    while !list.done() {
+        let mut vb = Cur {
+            buf: list.expect(tag::SEQUENCE)?,
+            pos: 0,
+        };
+        let raw = vb.expect(tag::OID)?;
+        let i = varbinds.len();
+        let oid = match (sent.get(i), req.spans.get(i)) {
+            (Some(o), Some(&(a, b)))
+                if rq.get(a..b).is_some_and(|r| same_bytes(r, raw)) && canonical(o.arcs()) =>
+            {
+                o.clone_cheap()
+            }
+            _ => Oid::new(ber::decode_oid(raw).ok()?),
+        };
+        let (t, v) = vb.tlv()?;
+        if !vb.done() {
+            return None;
+        }
+        varbinds.push(VarBind {
+            oid,
+            value: value_fast(t, v)?,
+        });
+    }
+    Some(Pdu {
+        kind,
+        request_id,
+        error_status,
+        error_index,
+        varbinds,
+    })
+}
+
+/// `a == b`, for the short slices of [`decode_reply_mirror`] (4 to 16
+/// bytes) in two overlapping word compares instead of a call to memcmp.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn w8(s: &[u8], i: usize) -> u64 {
+        u64::from_ne_bytes(
+            s.get(i..i + 8)
+                .and_then(|x| x.try_into().ok())
+                .unwrap_or([0; 8]),
+        )
+    }
+    fn w4(s: &[u8], i: usize) -> u32 {
+        u32::from_ne_bytes(
+            s.get(i..i + 4)
+                .and_then(|x| x.try_into().ok())
+                .unwrap_or([0; 4]),
+        )
+    }
+    match n {
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        _ => a == b,
+    }
+}
+
+/// [`Value::from_tlv`] (`None` for its errors), with the 32-bit counters of
+/// up to four bytes decoded inline.
+#[inline]
+fn value_fast(t: u8, v: &[u8]) -> Option<Value> {
+    let u32_of = |v: &[u8]| v.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+    match (t, v.len()) {
+        (tag::TIMETICKS, 1..=4) => Some(Value::TimeTicks(u32_of(v))),
+        (tag::COUNTER32, 1..=4) => Some(Value::Counter32(u32_of(v))),
+        (tag::GAUGE32, 1..=4) => Some(Value::Gauge32(u32_of(v))),
+        _ => Value::from_tlv(t, v).ok(),
+    }
+}
+
 /// A TLV cursor for the common shapes (one-byte tags, lengths below 64 KiB):
 /// `None` for anything else, and the full decoder takes over.
 struct Cur<'a> {
@@ -980,7 +1268,7 @@ struct Cur<'a> {
 }
 
 impl<'a> Cur<'a> {
-    #[inline]
+    #[inline(always)]
     fn tlv(&mut self) -> Option<(u8, &'a [u8])> {
         let b = self.buf;
         let p = self.pos;
@@ -1002,7 +1290,7 @@ impl<'a> Cur<'a> {
         Some((tag, v))
     }
 
-    #[inline]
+    #[inline(always)]
     fn expect(&mut self, want: u8) -> Option<&'a [u8]> {
         match self.tlv()? {
             (t, v) if t == want => Some(v),
@@ -1010,7 +1298,13 @@ impl<'a> Cur<'a> {
         }
     }
 
+    #[inline(always)]
     fn int32(&mut self) -> Option<i32> {
+        // The common one-byte INTEGER (error-status and error-index 0).
+        if let Some(&[tag::INTEGER, 1, b]) = self.buf.get(self.pos..self.pos + 3) {
+            self.pos += 3;
+            return Some(i32::from(b as i8));
+        }
         match self.expect(tag::INTEGER)? {
             [b] => Some(i32::from(*b as i8)),
             v @ [first, ..] if v.len() <= 4 => Some(
@@ -1467,6 +1761,174 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn request_cache_encodes_what_encode_request_does() {
+        let oids: Vec<Oid> = [
+            "1.3.6.1.2.1.1.3.0",
+            "1.3.6.1.4.1.2011.2.23.1.3.1.1.1.56.145.213.251.116.117.1",
+            "2.999.4294967295.0.127.128.16383.16384",
+            "1.3",
+            "1.3.6.1.2.1.1.3",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let mut cache = RequestCache::new();
+        let mut hits = 0;
+        // Request-ids across every change of their encoded length, each
+        // request asked twice in a row (the second from the cache), and
+        // requests that change one thing at a time.
+        let ids = [
+            1,
+            2,
+            0x7f,
+            0x80,
+            0x81,
+            0x7fff,
+            0x8000,
+            0x7f_ffff,
+            0x80_0000,
+            0x7fff_ffff,
+        ];
+        let lists: Vec<Vec<Oid>> = vec![
+            vec![oids[0].clone()],
+            vec![oids[4].clone()],
+            vec![oids[0].clone(), oids[3].clone()],
+            vec![oids[0].clone(), oids[3].clone(), oids[1].clone()],
+            vec![oids[3].clone(), oids[0].clone()],
+            vec![],
+            oids.iter().cycle().take(12).cloned().collect(), // too long to keep
+            vec![Oid::new(vec![1, 3, 6, 1, 2, 1, 1, 3, 0])],
+        ];
+        for version in [Version::V1, Version::V2c] {
+            for c in [&b"public"[..], &[b'c'; 100], &[b'c'; 101]] {
+                for kind in [PduKind::Get, PduKind::GetNext, PduKind::GetBulk] {
+                    for rest in [[0, 0], [0, 10], [1, 10]] {
+                        for list in &lists {
+                            for &id in &ids {
+                                for _ in 0..2 {
+                                    let ids = [id, rest[0], rest[1]];
+                                    let mut want = Vec::new();
+                                    encode_request(&mut want, version, c, kind, ids, list);
+                                    let was = cache.n != 0;
+                                    if cache.encode(version, c, kind, ids, list) {
+                                        assert_eq!(cache.bytes(), &want[..]);
+                                        hits += usize::from(was);
+                                    } else {
+                                        // Left to encode_request's long path.
+                                        assert!(encode_short(version, c, kind, ids, list).is_none());
+                                        assert!(want.len() >= 120, "{}", want.len());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(hits > 1000, "{hits}");
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let a: Vec<u8> = (0..40).collect();
+        for n in 0..=20 {
+            for i in 0..n {
+                let mut b = a[..n].to_vec();
+                assert!(same_bytes(&a[..n], &b));
+                b[i] ^= 0x10;
+                assert!(!same_bytes(&a[..n], &b), "{n} {i}");
+            }
+            assert!(!same_bytes(&a[..n], &a[..n + 1]));
+        }
+    }
+
+    #[test]
+    fn mirror_decoding_agrees_with_decode_reply() {
+        let sent: Vec<Oid> = ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let mut cache = RequestCache::new();
+        let reply = |community: &[u8], id: i32, kind: PduKind, vbs: Vec<VarBind>, st: [i32; 2]| {
+            let mut b = Vec::new();
+            Message {
+                version: Version::V2c,
+                community: community.to_vec(),
+                body: Body::Pdu(Pdu {
+                    kind,
+                    request_id: id,
+                    error_status: st[0],
+                    error_index: st[1],
+                    varbinds: vbs,
+                }),
+            }
+            .encode(&mut b);
+            b
+        };
+        let vb = |o: &str, v: Value| VarBind::new(o.parse().unwrap(), v);
+        let long = Value::OctetString(vec![b'x'; 300]); // long-form lengths
+        let mut datagrams = Vec::new();
+        for id in [5, 0x1234_5678] {
+            for (community, kind, st) in [
+                (&b"public"[..], PduKind::Response, [0, 0]),
+                (b"public", PduKind::Report, [0, 0]),
+                (b"public", PduKind::Response, [2, 1]),
+                (b"public", PduKind::Response, [-1, 300]),
+                (b"public", PduKind::Get, [0, 0]),
+                (b"publiC", PduKind::Response, [0, 0]),
+            ] {
+                for vbs in [
+                    vec![vb("1.3.6.1.2.1.1.3.0", Value::TimeTicks(7))],
+                    vec![
+                        vb("1.3.6.1.2.1.1.3.0", Value::TimeTicks(0xffff_ffff)),
+                        vb("1.3.6.1.2.1.1.5.0", long.clone()),
+                    ],
+                    vec![
+                        vb("1.3.6.1.2.1.1.3.1", Value::Counter32(1)),
+                        vb("1.3.6.1.2.1.1.5", Value::Gauge32(300)),
+                        vb("1.3.6.1.2.1.1.6.0", Value::NoSuchObject),
+                    ],
+                    vec![vb("1.3.6.1.2.1.1.5.0", Value::Integer(-3))],
+                    vec![],
+                ] {
+                    datagrams.push(reply(community, id, kind, vbs, st));
+                }
+            }
+        }
+        let mut checked = 0;
+        for (k, d) in datagrams.iter().enumerate() {
+            // Every datagram, cut short and with each byte changed.
+            let mut variants = vec![d.clone()];
+            for cut in 0..d.len() {
+                variants.push(d[..cut].to_vec());
+            }
+            for i in 0..d.len().min(80) {
+                for x in [0x00, 0x01, 0x30, 0x7f, 0x80, 0x81, 0x82, 0xff] {
+                    let mut v = d.clone();
+                    v[i] = x;
+                    variants.push(v);
+                }
+            }
+            for id in [5, 0x1234_5678] {
+                assert!(cache.encode(Version::V2c, b"public", PduKind::Get, [id, 0, 0], &sent));
+                for v in &variants {
+                    let full = decode_reply(v, Version::V2c, b"public", id, &sent);
+                    if let Some(p) = decode_reply_mirror(v, &cache, id, &sent) {
+                        checked += 1;
+                        assert_eq!(full.ok(), Some(p), "datagram {k}: {v:02x?}");
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+        // The plain answer mirrors; another request-id or community does not.
+        assert!(cache.encode(Version::V2c, b"public", PduKind::Get, [5, 0, 0], &sent));
+        assert!(decode_reply_mirror(&datagrams[0], &cache, 5, &sent).is_some());
+        assert!(decode_reply_mirror(&datagrams[30], &cache, 5, &sent).is_none());
+        assert!(decode_reply_mirror(&datagrams[25], &cache, 5, &sent).is_none());
     }
 
     #[test]

@@ -156,6 +156,11 @@ impl SnmpServer {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The running snmpd's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
