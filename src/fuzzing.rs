@@ -311,3 +311,14 @@ pub fn snmp_v3_incoming(data: &[u8]) {
         }
     }
 }
+
+/// The SNMP v1/v2c client's reply decoders on one datagram: the check
+/// against the cached request and the fast cursor agree with the full
+/// decoder wherever they give an answer (differential), and nothing panics.
+/// `data[0]` picks version, request-id and OIDs; with its top bit set the
+/// rest edits a well-formed reply ((position, byte) pairs, an odd last byte
+/// truncates), otherwise it is the datagram.
+#[cfg(feature = "snmp")]
+pub fn snmp_reply(data: &[u8]) {
+    crate::snmp::pdu::fuzz_reply_decoders(data);
+}

@@ -100,3 +100,8 @@ fn redis_reply_stream() {
 fn tunnel_read_id() {
     check("tunnel_read_id", 300, edgepool::fuzzing::tunnel_read_id);
 }
+
+#[test]
+fn snmp_reply() {
+    check("snmp_reply", 20_000, edgepool::fuzzing::snmp_reply);
+}

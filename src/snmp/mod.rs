@@ -33,7 +33,7 @@
 pub mod ber;
 mod client;
 mod error;
-mod pdu;
+pub(crate) mod pdu;
 pub(crate) mod session;
 pub mod usm;
 pub mod v3;

@@ -1690,6 +1690,74 @@ impl Message {
     }
 }
 
+/// The fuzz entry of `edgepool::fuzzing::snmp_reply`: the three ways a
+/// v1/v2c reply is decoded (the mirror check against the cached request, the
+/// fast cursor and the full decoder) agree on `data`. `data[0]` picks the
+/// version, the request-id and the OIDs sent; with its top bit set the rest
+/// is a list of (position, byte) changes to a well-formed reply, otherwise
+/// the datagram itself.
+pub(crate) fn fuzz_reply_decoders(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let version = if mode & 1 == 0 {
+        Version::V2c
+    } else {
+        Version::V1
+    };
+    let id = if mode & 2 == 0 { 5 } else { 0x1234_5678 };
+    let sent: &[Oid] = match (mode >> 2) & 3 {
+        0 => &[oid::SYS_UPTIME],
+        1 => &[oid::SYS_UPTIME, oid::SYS_NAME],
+        2 => &[oid::SYS_OR_TABLE],
+        _ => &[],
+    };
+    let community = b"public";
+    let datagram = if mode & 0x80 == 0 {
+        rest.to_vec()
+    } else {
+        let mut b = Vec::new();
+        Message {
+            version,
+            community: community.to_vec(),
+            body: Body::Pdu(Pdu {
+                kind: PduKind::Response,
+                request_id: id,
+                error_status: 0,
+                error_index: 0,
+                varbinds: sent
+                    .iter()
+                    .map(|o| VarBind::new(o.clone(), Value::TimeTicks(7)))
+                    .collect(),
+            }),
+        }
+        .encode(&mut b);
+        for pair in rest.chunks_exact(2) {
+            if let Some(byte) = b.get_mut(usize::from(pair[0])) {
+                *byte = pair[1];
+            }
+        }
+        if rest.len() % 2 == 1 {
+            b.truncate(usize::from(rest[rest.len() - 1]));
+        }
+        b
+    };
+    let full = decode_reply_full(&datagram, version, community, id, sent);
+    if let Some(fast) = decode_reply_fast(&datagram, version, community, id, sent) {
+        match (&fast, &full) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "fast and full decoders disagree"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("fast and full decoders disagree on whether the datagram is ours"),
+        }
+    }
+    let mut cache = RequestCache::new();
+    if cache.encode(version, community, PduKind::Get, [id, 0, 0], sent) {
+        if let Some(p) = decode_reply_mirror(&datagram, &cache, id, sent) {
+            assert_eq!(full.ok(), Some(p), "mirror and full decoders disagree");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
