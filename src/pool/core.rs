@@ -431,7 +431,8 @@ impl<M: Manage> Core<M> {
 
     /// Books a finished dial (with the lock): the connection counted, or the
     /// failure recorded; wakes whoever waits on the outcome. A connection
-    /// opened after `close` is dropped (by the caller, after unlocking).
+    /// opened after `close` is dropped here, under the lock (edgepool's
+    /// connections only close their socket when dropped).
     pub(crate) fn settle_dial(
         &self,
         st: &mut State<M::Connection>,
