@@ -1,7 +1,7 @@
 //! Tunnel pools on loopback: `tunnel::ServerPool` and `tunnel::ClientPool`
 //! against each other and against hand-written peers that speak the NodePass
 //! wire format (4 raw ID bytes from the server, first thing on the wire).
-//! TLS certificates come from the `openssl` CLI, as in `tests/tls.rs`.
+//! TLS certificates come from the `openssl` CLI (`tests/common/tls.rs`).
 #![cfg(feature = "tunnel")]
 
 mod common;
@@ -676,96 +676,10 @@ fn eight_threads_a_thousand_matched_pairs_each_with_intact_echoes() {
 #[cfg(feature = "tls")]
 mod tls {
     use super::*;
+    use crate::common::tls::{certs, TempDir};
     use edgepool::tunnel::ServerTls;
     use std::fs;
-    use std::path::{Path, PathBuf};
     use std::process::Command;
-    use std::sync::OnceLock;
-
-    struct Certs {
-        ca: Vec<u8>,
-        other_ca: Vec<u8>,
-        server: (Vec<u8>, Vec<u8>),
-    }
-
-    const OPENSSL_CNF: &str = "\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = edgepool tunnel test
-[ca_ext]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-[server_ext]
-basicConstraints = CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost, IP:127.0.0.1
-";
-
-    struct TempDir(PathBuf);
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn openssl(dir: &Path, args: &str) {
-        let args: Vec<&str> = args.split_whitespace().collect();
-        let out = Command::new("openssl")
-            .args(&args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("these tests need the `openssl` command ({e}); on Debian: apt-get install openssl")
-            });
-        assert!(
-            out.status.success(),
-            "openssl {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn req(dir: &Path, key: &str, out: &str, subject: &str, extra: &str) {
-        openssl(
-            dir,
-            &format!(
-                "req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-                 -config openssl.cnf -keyout {key} -out {out} -subj {subject} {extra}"
-            ),
-        );
-    }
-
-    fn certs() -> &'static Certs {
-        static CERTS: OnceLock<Certs> = OnceLock::new();
-        CERTS.get_or_init(|| {
-            let dir =
-                std::env::temp_dir().join(format!("edgepool-tunnel-test-{}", std::process::id()));
-            fs::create_dir_all(&dir).expect("scratch directory");
-            let tmp = TempDir(dir);
-            let dir = tmp.0.as_path();
-            fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).expect("openssl.cnf");
-            let ca = "-x509 -days 2 -extensions ca_ext";
-            req(dir, "ca.key", "ca.pem", "/CN=edgepool-tunnel-CA", ca);
-            req(dir, "other.key", "other.pem", "/CN=edgepool-other-CA", ca);
-            req(dir, "server.key", "server.csr", "/CN=localhost", "");
-            openssl(
-                dir,
-                "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
-                 -extfile openssl.cnf -extensions server_ext -out server.pem",
-            );
-            let read = |name: &str| fs::read(dir.join(name)).expect("a generated file");
-            Certs {
-                ca: read("ca.pem"),
-                other_ca: read("other.pem"),
-                server: (read("server.pem"), read("server.key")),
-            }
-        })
-    }
 
     fn tls_server(tls: ServerTls) -> ServerPool {
         ServerPool::builder()

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
