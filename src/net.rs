@@ -460,11 +460,10 @@ pub enum Stream {
     /// [`Stream::connect`] makes.
     #[cfg(feature = "tls")]
     Tls(Box<native_tls::TlsStream<TcpStream>>),
-    /// TLS over TCP through OpenSSL directly (feature `tls`): what the
-    /// [tunnel pools](crate::tunnel) make, in both roles, TLS 1.2 or 1.3
-    /// (`native-tls`'s OpenSSL acceptor stops at TLS 1.2).
-    #[cfg(feature = "tls")]
-    Ssl(Box<openssl::ssl::SslStream<TcpStream>>),
+    /// TLS over TCP through rustls (features `tls` and `tunnel`): what the
+    /// [tunnel pools](crate::tunnel) make, in both roles, TLS 1.2 or 1.3.
+    #[cfg(all(feature = "tls", feature = "tunnel"))]
+    Rustls(Box<crate::tunnel::TlsStream>),
 }
 
 impl Stream {
@@ -524,8 +523,8 @@ impl Stream {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.get_ref(),
-            #[cfg(feature = "tls")]
-            Stream::Ssl(s) => s.get_ref(),
+            #[cfg(all(feature = "tls", feature = "tunnel"))]
+            Stream::Rustls(s) => s.tcp(),
         }
     }
 
@@ -593,7 +592,9 @@ impl Stream {
         match self {
             Stream::Plain(_) => false,
             #[cfg(feature = "tls")]
-            Stream::Tls(_) | Stream::Ssl(_) => true,
+            Stream::Tls(_) => true,
+            #[cfg(all(feature = "tls", feature = "tunnel"))]
+            Stream::Rustls(_) => true,
         }
     }
 
@@ -604,8 +605,9 @@ impl Stream {
     /// non-blocking, so that TLS 1.3 session tickets (which arrive after the
     /// handshake) are processed rather than mistaken for stray data, and a
     /// `close_notify` (in TLS 1.3 an encrypted record) counts as closed:
-    /// [`Stream::Ssl`] peeks (`SSL_peek`, nothing consumed), [`Stream::Tls`]
-    /// reads one byte.
+    /// `Stream::Rustls` reads and processes the records that arrived without
+    /// taking decrypted data out of rustls (nothing consumed),
+    /// [`Stream::Tls`] reads one byte.
     ///
     /// # Warnings
     ///
@@ -627,8 +629,8 @@ impl Stream {
             Stream::Plain(s) => socket_state(s),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => tls::state(s),
-            #[cfg(feature = "tls")]
-            Stream::Ssl(s) => tls::ssl_state(s),
+            #[cfg(all(feature = "tls", feature = "tunnel"))]
+            Stream::Rustls(s) => s.state(),
         }
     }
 }
@@ -639,8 +641,8 @@ impl Read for Stream {
             Stream::Plain(s) => s.read(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.read(buf),
-            #[cfg(feature = "tls")]
-            Stream::Ssl(s) => s.read(buf),
+            #[cfg(all(feature = "tls", feature = "tunnel"))]
+            Stream::Rustls(s) => s.read(buf),
         }
     }
 }
@@ -651,8 +653,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.write(buf),
-            #[cfg(feature = "tls")]
-            Stream::Ssl(s) => s.write(buf),
+            #[cfg(all(feature = "tls", feature = "tunnel"))]
+            Stream::Rustls(s) => s.write(buf),
         }
     }
 
@@ -661,8 +663,8 @@ impl Write for Stream {
             Stream::Plain(s) => s.flush(),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => s.flush(),
-            #[cfg(feature = "tls")]
-            Stream::Ssl(s) => s.flush(),
+            #[cfg(all(feature = "tls", feature = "tunnel"))]
+            Stream::Rustls(s) => s.flush(),
         }
     }
 }
@@ -772,11 +774,6 @@ pub(crate) mod tls {
     use super::{wait_readable, ConnectOptions, SocketState, TlsMode};
     use crate::{Error, Phase, Result};
     use native_tls::{Certificate, HandshakeError, TlsConnector, TlsStream};
-    use openssl::pkey::PKey;
-    use openssl::ssl::{
-        self, ErrorCode, SslAcceptor, SslConnector, SslMethod, SslStream, SslVerifyMode,
-    };
-    use openssl::x509::X509;
     use std::io::{self, Read};
     use std::net::TcpStream;
     use std::sync::{Mutex, PoisonError};
@@ -889,160 +886,6 @@ pub(crate) mod tls {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break SocketState::Idle,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break SocketState::Closed,
-            }
-        };
-        if stream.get_ref().set_nonblocking(false).is_err() {
-            return SocketState::Closed;
-        }
-        state
-    }
-    /// An OpenSSL connector for `mode` (the tunnel client's, one per pool):
-    /// TLS 1.2 or 1.3, OpenSSL's default groups (X25519 first). `Insecure`
-    /// turns certificate checks off here and name checks off in
-    /// [`ssl_connect`]; `Verified` trusts the system roots plus `ca`.
-    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
-    pub(crate) fn ssl_connector(mode: &TlsMode) -> Result<SslConnector> {
-        let tls = |e: openssl::error::ErrorStack| Error::Tls(Box::new(e));
-        let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(tls)?;
-        builder
-            .set_min_proto_version(Some(ssl::SslVersion::TLS1_2))
-            .map_err(tls)?;
-        match mode {
-            TlsMode::Off => {}
-            TlsMode::Insecure => builder.set_verify(SslVerifyMode::NONE),
-            TlsMode::Verified { ca, .. } => {
-                if let Some(pem) = ca {
-                    let cert = X509::from_pem(pem).map_err(|e| {
-                        Error::Config(format!("the TLS CA is not a PEM certificate: {e}"))
-                    })?;
-                    builder.cert_store_mut().add_cert(cert).map_err(tls)?;
-                }
-            }
-        }
-        Ok(builder.build())
-    }
-
-    /// The client's TLS handshake over `tcp` as `name` (SNI unless an IP
-    /// address, and the name checked unless `mode` is `Insecure`), finished
-    /// by `deadline` however slowly the server answers. Leaves the socket
-    /// non-blocking.
-    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
-    pub(crate) fn ssl_connect(
-        connector: &SslConnector,
-        mode: &TlsMode,
-        name: &str,
-        tcp: TcpStream,
-        deadline: Instant,
-    ) -> Result<SslStream<TcpStream>> {
-        let tls = |e: openssl::error::ErrorStack| Error::Tls(Box::new(e));
-        let insecure = matches!(mode, TlsMode::Insecure);
-        let config = connector
-            .configure()
-            .map_err(tls)?
-            .verify_hostname(!insecure);
-        tcp.set_nonblocking(true)?;
-        finish(config.connect(name, tcp), deadline)
-    }
-
-    /// An OpenSSL acceptor for a certificate chain and its private key (PEM):
-    /// TLS 1.2 and 1.3 (Mozilla's "intermediate" v5 profile, which, unlike
-    /// the one `native-tls` uses, keeps TLS 1.3 on), no session tickets (the
-    /// tunnel's clients do not resume, so tickets would only cost CPU).
-    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
-    pub(crate) fn ssl_acceptor(cert: &[u8], key: &[u8]) -> Result<SslAcceptor> {
-        let bad = |what: &str, e: openssl::error::ErrorStack| {
-            Error::Config(format!("the TLS {what}: {e}"))
-        };
-        let chain = X509::stack_from_pem(cert).map_err(|e| bad("certificate is not PEM", e))?;
-        let mut chain = chain.into_iter();
-        let Some(leaf) = chain.next() else {
-            return Err(Error::Config(
-                "the TLS certificate PEM holds no certificate".into(),
-            ));
-        };
-        let key = PKey::private_key_from_pem(key).map_err(|e| bad("key is not PEM", e))?;
-        let tls = |e: openssl::error::ErrorStack| Error::Tls(Box::new(e));
-        let mut builder =
-            SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).map_err(tls)?;
-        builder.set_certificate(&leaf).map_err(tls)?;
-        for extra in chain {
-            builder.add_extra_chain_cert(extra).map_err(tls)?;
-        }
-        builder.set_private_key(&key).map_err(tls)?;
-        builder
-            .check_private_key()
-            .map_err(|e| bad("certificate and key do not match", e))?;
-        builder.set_num_tickets(0).map_err(tls)?;
-        Ok(builder.build())
-    }
-
-    /// The server's TLS handshake over an accepted `tcp`, finished by
-    /// `deadline` however slowly the client sends. Leaves the socket
-    /// non-blocking.
-    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
-    pub(crate) fn ssl_accept(
-        acceptor: &SslAcceptor,
-        tcp: TcpStream,
-        deadline: Instant,
-    ) -> Result<SslStream<TcpStream>> {
-        tcp.set_nonblocking(true)?;
-        finish(acceptor.accept(tcp), deadline)
-    }
-
-    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
-    type SslAttempt = std::result::Result<SslStream<TcpStream>, ssl::HandshakeError<TcpStream>>;
-
-    /// Drives an OpenSSL handshake on a non-blocking socket: every wait for
-    /// the peer gets only the time left.
-    #[cfg_attr(not(feature = "tunnel"), allow(dead_code))]
-    fn finish(mut attempt: SslAttempt, deadline: Instant) -> Result<SslStream<TcpStream>> {
-        loop {
-            match attempt {
-                Ok(stream) => return Ok(stream),
-                Err(ssl::HandshakeError::WouldBlock(mid)) => {
-                    wait_readable(mid.get_ref(), deadline, Phase::TlsHandshake)?;
-                    attempt = mid.handshake();
-                }
-                Err(ssl::HandshakeError::SetupFailure(e)) => return Err(Error::Tls(Box::new(e))),
-                Err(ssl::HandshakeError::Failure(mid)) => {
-                    return Err(Error::Tls(Box::new(mid.into_error())))
-                }
-            }
-        }
-    }
-
-    /// [`SocketState`] of an OpenSSL stream without consuming anything: a
-    /// non-blocking `SSL_peek` processes whatever records arrived (session
-    /// tickets, a TLS 1.3 `close_notify`, which from outside looks like
-    /// application data, an alert) and leaves application data in OpenSSL's
-    /// buffer for the next read.
-    pub(crate) fn ssl_state(stream: &mut SslStream<TcpStream>) -> SocketState {
-        if stream.get_ref().set_nonblocking(true).is_err() {
-            return SocketState::Closed;
-        }
-        let mut byte = [0u8; 1];
-        let state = loop {
-            match stream.ssl_peek(&mut byte) {
-                Ok(0) => break SocketState::Closed,
-                Ok(_) => break SocketState::Dirty,
-                Err(e) => match e.code() {
-                    ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => match e.io_error() {
-                        Some(io) if io.kind() == io::ErrorKind::Interrupted => continue,
-                        Some(io) if io.kind() != io::ErrorKind::WouldBlock => {
-                            break SocketState::Closed
-                        }
-                        _ => break SocketState::Idle,
-                    },
-                    ErrorCode::SYSCALL
-                        if e.io_error()
-                            .is_some_and(|io| io.kind() == io::ErrorKind::Interrupted) =>
-                    {
-                        continue
-                    }
-                    // ZERO_RETURN (close_notify), SYSCALL (end of stream or
-                    // a socket error), SSL (an alert or garbage).
-                    _ => break SocketState::Closed,
-                },
             }
         };
         if stream.get_ref().set_nonblocking(false).is_err() {

@@ -356,38 +356,22 @@ impl ClientPoolBuilder {
     }
 }
 
-/// The TLS side of dialling, set up once per pool (one OpenSSL context).
+/// The TLS side of dialling, set up once per pool (one rustls
+/// configuration, whose session cache resumes redials).
 struct Tls {
     #[cfg(feature = "tls")]
-    connector: Option<openssl::ssl::SslConnector>,
-    #[cfg(feature = "tls")]
-    mode: TlsMode,
-    /// The name to verify and send as SNI.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    name: String,
+    client: Option<super::tls::ClientTls>,
 }
 
 impl Tls {
     fn new(mode: &TlsMode, addr: &str) -> Result<Tls> {
-        let name = match mode {
-            TlsMode::Verified {
-                server_name: Some(name),
-                ..
-            } => name.clone(),
-            _ => net::host_part(addr).to_owned(),
-        };
         #[cfg(feature = "tls")]
         return Ok(Tls {
-            connector: match mode {
-                TlsMode::Off => None,
-                mode => Some(net::tls::ssl_connector(mode)?),
-            },
-            mode: mode.clone(),
-            name,
+            client: super::tls::ClientTls::new(mode, &server_name(mode, addr))?,
         });
         #[cfg(not(feature = "tls"))]
-        match mode {
-            TlsMode::Off => Ok(Tls { name }),
+        match (mode, addr) {
+            (TlsMode::Off, _) => Ok(Tls {}),
             _ => Err(Error::Config("TLS needs edgepool's `tls` feature".into())),
         }
     }
@@ -395,12 +379,24 @@ impl Tls {
     /// TLS over `tcp` if it is on, finished by `deadline`.
     fn wrap(&self, tcp: std::net::TcpStream, deadline: Instant) -> Result<Stream> {
         #[cfg(feature = "tls")]
-        if let Some(connector) = &self.connector {
-            let tls = net::tls::ssl_connect(connector, &self.mode, &self.name, tcp, deadline)?;
-            return Ok(Stream::Ssl(Box::new(tls)));
+        if let Some(client) = &self.client {
+            return client.connect(tcp, deadline);
         }
         let _ = deadline;
         Ok(Stream::Plain(tcp))
+    }
+}
+
+/// The name to verify and send as SNI: the one set in `mode`, or the host
+/// part of `addr`.
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+fn server_name(mode: &TlsMode, addr: &str) -> String {
+    match mode {
+        TlsMode::Verified {
+            server_name: Some(name),
+            ..
+        } => name.clone(),
+        _ => net::host_part(addr).to_owned(),
     }
 }
 
@@ -1002,23 +998,26 @@ mod tests {
 
     #[test]
     fn the_tls_name_is_the_host_part_unless_set() {
-        assert_eq!(Tls::new(&TlsMode::Off, "[::1]:10101").unwrap().name, "::1");
+        assert_eq!(server_name(&TlsMode::Off, "[::1]:10101"), "::1");
         let named = TlsMode::Verified {
             server_name: Some("tunnel.example".into()),
             ca: None,
         };
+        assert_eq!(server_name(&named, "10.0.0.1:1"), "tunnel.example");
+        assert_eq!(server_name(&TlsMode::Insecure, "gw:1"), "gw");
+        assert_eq!(server_name(&TlsMode::Off, "gw:1"), "gw");
         if cfg!(feature = "tls") {
-            assert_eq!(
-                Tls::new(&named, "10.0.0.1:1").unwrap().name,
-                "tunnel.example"
-            );
-            assert_eq!(Tls::new(&TlsMode::Insecure, "gw:1").unwrap().name, "gw");
+            assert!(Tls::new(&named, "10.0.0.1:1").is_ok());
+            assert!(matches!(
+                Tls::new(&TlsMode::Insecure, "bad name:1"),
+                Err(Error::Config(_))
+            ));
         } else {
             assert!(matches!(
                 Tls::new(&named, "10.0.0.1:1"),
                 Err(Error::Config(_))
             ));
         }
-        assert_eq!(Tls::new(&TlsMode::Off, "gw:1").unwrap().name, "gw");
+        assert!(Tls::new(&TlsMode::Off, "gw:1").is_ok());
     }
 }

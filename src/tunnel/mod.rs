@@ -41,14 +41,14 @@
 //!   [`net::socket_state`](crate::net::socket_state)): end of stream, a
 //!   reset or another socket error means closed; no bytes or waiting bytes
 //!   mean alive (waiting bytes are the peer's payload).
-//! - TLS: a non-blocking `SSL_peek` through OpenSSL. It processes whatever
-//!   records arrived without taking application data out of OpenSSL's
-//!   buffer: session tickets are absorbed, a `close_notify` (in TLS 1.3 an
-//!   encrypted record that looks like application data from outside) or any
-//!   alert means closed, as does the end of the TCP stream behind unread
-//!   tickets, or a reset. Application data waiting means alive, even if the
-//!   peer closed after sending it: the application reads the data, then the
-//!   end of the stream.
+//! - TLS: with the socket non-blocking, rustls reads and processes whatever
+//!   records arrived, and the decrypted application data stays in rustls's
+//!   buffer for the application: session tickets are absorbed, a
+//!   `close_notify` (in TLS 1.3 an encrypted record that looks like
+//!   application data from outside) or any alert means closed, as does the
+//!   end of the TCP stream behind unread tickets, or a reset. Application
+//!   data waiting means alive, even if the peer closed after sending it: the
+//!   application reads the data, then the end of the stream.
 //!
 //! # Dynamic adjustment (client)
 //!
@@ -70,16 +70,21 @@
 //!
 //! # TLS and NodePass compatibility
 //!
-//! Both pools speak TLS through OpenSSL directly (feature `tls`): TLS 1.2
-//! and 1.3, X25519 first, as a client and as a server (the server uses
-//! Mozilla's "intermediate" v5 profile; `native-tls`'s acceptor disables TLS
-//! 1.3, which NodePass's Go client requires). NodePass's TLS modes map as
-//! follows: mode 0 is [`TlsMode::Off`](crate::net::TlsMode::Off) /
+//! Both pools speak TLS through rustls with the ring provider (feature
+//! `tls`; the TCP and Redis pools use `native-tls`): TLS 1.3 and 1.2,
+//! X25519 first, as a client and as a server ([`TlsStream`]). A TLS dial
+//! costs about a quarter of OpenSSL 3.0's client instructions (see
+//! `benches/README.md`). `Verified` trusts the system's roots (found as
+//! OpenSSL would: `SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's
+//! bundle) plus the given CA. NodePass's TLS modes map as follows: mode 0 is [`TlsMode::Off`](crate::net::TlsMode::Off) /
 //! [`ServerTls::Off`]; mode 1 (self-signed, not verified) is
 //! [`TlsMode::Insecure`](crate::net::TlsMode::Insecure) /
 //! [`ServerTls::SelfSigned`]; mode 2 (a real certificate, verified) is
 //! [`TlsMode::Verified`](crate::net::TlsMode::Verified) / [`ServerTls::Pem`].
-//! The server sends no session tickets (NodePass's clients do not resume).
+//! The server sends one TLS 1.3 session ticket per handshake, and each
+//! [`ClientPool`] keeps one TLS configuration with its session cache, so
+//! its redials to the same server resume the session (a third of a full
+//! handshake's CPU); a peer that does not resume ignores the ticket.
 //!
 //! # Example
 //!
@@ -122,10 +127,15 @@
 mod adjust;
 mod client;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 pub(crate) mod wire;
 
 pub use client::{ClientPool, ClientPoolBuilder};
 pub use server::{ServerPool, ServerPoolBuilder, ServerTls};
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls::TlsStream;
 
 /// How the server sends each connection ID: NodePass's pool since mid-2025
 /// sends 4 raw bytes ([`Bytes`](IdFormat::Bytes), the default); before that

@@ -342,7 +342,7 @@ impl Drop for Handle {
 struct Shared {
     cfg: ServerPoolBuilder,
     #[cfg(feature = "tls")]
-    acceptor: Option<openssl::ssl::SslAcceptor>,
+    acceptor: Option<std::sync::Arc<rustls::ServerConfig>>,
     #[cfg(not(feature = "tls"))]
     acceptor: Option<std::convert::Infallible>,
     certificate: Option<Vec<u8>>,
@@ -513,9 +513,9 @@ impl Shared {
         let Some(acceptor) = &self.acceptor else {
             return Err(Error::Config("TLS is off".to_owned()));
         };
-        let tls = net::tls::ssl_accept(acceptor, tcp, deadline)?;
+        let tls = super::tls::accept(acceptor, tcp, deadline)?;
         let id = self.reserve_id()?;
-        self.stock(id, Stream::Ssl(Box::new(tls)))
+        self.stock(id, tls)
     }
 
     #[cfg(not(feature = "tls"))]
@@ -863,20 +863,24 @@ impl fmt::Debug for ServerPool {
 mod tls {
     use super::ServerTls;
     use crate::{Error, Result};
-    use openssl::ssl::SslAcceptor;
+    use rustls::ServerConfig;
     use std::net::IpAddr;
+    use std::sync::Arc;
 
-    /// The acceptor and the certificate PEM for `tls`.
+    /// The server's rustls configuration, shared by its handshakes.
+    type Config = Arc<ServerConfig>;
+
+    /// The rustls configuration and the certificate PEM for `tls`.
     pub(super) fn setup(
         tls: &ServerTls,
         listening: IpAddr,
-    ) -> Result<(Option<SslAcceptor>, Option<Vec<u8>>)> {
+    ) -> Result<(Option<Config>, Option<Vec<u8>>)> {
         let (cert, key) = match tls {
             ServerTls::Off => return Ok((None, None)),
             ServerTls::Pem { cert, key } => (cert.clone(), key.clone()),
             ServerTls::SelfSigned => self_signed(listening)?,
         };
-        let acceptor = crate::net::tls::ssl_acceptor(&cert, &key)?;
+        let acceptor = crate::tunnel::tls::server_config(&cert, &key)?;
         Ok((Some(acceptor), Some(cert)))
     }
 

@@ -100,9 +100,9 @@ pub(super) fn write_id(stream: &mut Stream, id: ConnId, format: IdFormat) -> Res
 pub(super) fn is_closed(stream: &mut Stream) -> bool {
     match stream {
         Stream::Plain(tcp) => net::socket_state(tcp) == SocketState::Closed,
-        // SSL_peek: processes tickets and close_notify, keeps the payload.
+        // rustls: processes tickets and close_notify, keeps the payload.
         #[cfg(feature = "tls")]
-        Stream::Ssl(_) => stream.state() == SocketState::Closed,
+        Stream::Rustls(_) => stream.state() == SocketState::Closed,
         // The tunnel never makes native-tls streams.
         #[cfg(feature = "tls")]
         _ => false,
