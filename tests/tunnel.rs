@@ -1315,9 +1315,11 @@ subjectAltName = DNS:localhost, IP:127.0.0.1
 
         // Client → server before the server hands the connection out.
         let opts = edgepool::net::ConnectOptions::default();
-        let mut early =
-            Stream::connect(&server.local_addr().to_string(), &opts, &TlsMode::Insecure)
-                .expect("connect");
+        let mut early = Stream::open(
+            &server.local_addr().to_string(),
+            &opts.clone().tls(TlsMode::Insecure),
+        )
+        .expect("connect");
         let mut id = [0u8; 4];
         early.read_exact(&mut id).unwrap();
         early.write_all(b"from the client").unwrap();
@@ -1340,7 +1342,7 @@ subjectAltName = DNS:localhost, IP:127.0.0.1
         let addr = server.local_addr().to_string();
         let opts = edgepool::net::ConnectOptions::default();
         let dial = || {
-            let mut s = Stream::connect(&addr, &opts, &TlsMode::Insecure).expect("connect");
+            let mut s = Stream::open(&addr, &opts.clone().tls(TlsMode::Insecure)).expect("connect");
             let mut id = [0u8; 4];
             s.read_exact(&mut id).expect("id");
             (s, ConnId::from_bytes(id))

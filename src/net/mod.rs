@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
-pub(crate) use options::check_timeout;
 use options::config;
+pub(crate) use options::{check_timeout, net_setters};
 pub use options::{ConnectOptions, Keepalive, TlsMode};
 pub use stream::{socket_state, SocketState, Stream};
 
@@ -57,6 +57,16 @@ use crate::{Error, Phase, Result};
 /// # Ok::<(), edgepool::Error>(())
 /// ```
 pub fn connect(addr: &str, opts: &ConnectOptions) -> Result<TcpStream> {
+    connect_until(addr, opts, Instant::now() + opts.connect_timeout)
+}
+
+/// [`connect`] by `deadline`: the first step of a connect whose TLS and
+/// protocol handshakes share the same deadline.
+pub(crate) fn connect_until(
+    addr: &str,
+    opts: &ConnectOptions,
+    deadline: Instant,
+) -> Result<TcpStream> {
     opts.validate()?;
     if addr.is_empty() {
         return Err(config("the address is empty"));
@@ -69,7 +79,7 @@ pub fn connect(addr: &str, opts: &ConnectOptions) -> Result<TcpStream> {
         let e = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
         return Err(named(addr, e).into());
     }
-    connect_resolved(Some(addr), &addrs, opts)
+    connect_resolved(Some(addr), &addrs, opts, deadline)
 }
 
 /// Like [`connect`], for addresses already resolved: tries each in turn
@@ -90,15 +100,15 @@ pub fn connect_addrs(addrs: &[SocketAddr], opts: &ConnectOptions) -> Result<TcpS
         let e = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
         return Err(e.into());
     }
-    connect_resolved(None, addrs, opts)
+    connect_resolved(None, addrs, opts, Instant::now() + opts.connect_timeout)
 }
 
 fn connect_resolved(
     name: Option<&str>,
     addrs: &[SocketAddr],
     opts: &ConnectOptions,
+    deadline: Instant,
 ) -> Result<TcpStream> {
-    let deadline = Instant::now() + opts.connect_timeout;
     let mut last = None;
     for (i, addr) in addrs.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -44,7 +44,16 @@ impl Default for Keepalive {
     }
 }
 
-/// How [`connect`](super::connect) and [`Stream::connect`](super::Stream::connect) open and set up a TCP connection.
+/// How a connection is opened and set up: the one set of transport settings
+/// that the tcp, redis and s7 configurations and the tunnel builders embed
+/// (as their `net` field, with the same setters on each).
+///
+/// `connect_timeout` is **one deadline over the whole connect**: the TCP
+/// connect over every resolved address, the TLS handshake, and the
+/// protocol's own handshake (Redis `HELLO`/`AUTH`/`SELECT`, S7's COTP and
+/// setup, the tunnel's connection ID). The read and write timeouts apply to
+/// every call after that. Used directly by [`connect`](super::connect) and
+/// [`Stream::open`](super::Stream::open).
 ///
 /// Zero durations are rejected with [`Error::Config`] when connecting.
 ///
@@ -63,8 +72,8 @@ impl Default for Keepalive {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectOptions {
-    /// Upper bound for the whole connect, over every resolved address (and,
-    /// for TLS, for each read or write of the handshake). Defaults to 3 s.
+    /// One deadline over the whole connect: TCP over every resolved address,
+    /// TLS, and the protocol's handshake. Defaults to 3 s.
     pub connect_timeout: Duration,
     /// Socket read timeout; `None` blocks forever. Defaults to 5 s.
     pub read_timeout: Option<Duration>,
@@ -75,6 +84,8 @@ pub struct ConnectOptions {
     pub keepalive: Option<Keepalive>,
     /// Disables Nagle's algorithm (`TCP_NODELAY`). Defaults to `true`.
     pub nodelay: bool,
+    /// TLS or not, and what to trust. Defaults to [`TlsMode::Off`].
+    pub tls: TlsMode,
 }
 
 impl Default for ConnectOptions {
@@ -85,6 +96,7 @@ impl Default for ConnectOptions {
             write_timeout: Some(Duration::from_secs(5)),
             keepalive: Some(Keepalive::default()),
             nodelay: true,
+            tls: TlsMode::Off,
         }
     }
 }
@@ -103,7 +115,8 @@ impl ConnectOptions {
         self
     }
 
-    /// Sets the read timeout; `None` blocks forever. Defaults to 5 s.
+    /// Sets the read timeout: a `Duration`, `Some(..)`, or `None` to block
+    /// forever. Defaults to 5 s.
     ///
     /// ```
     /// # use edgepool::net::ConnectOptions;
@@ -111,12 +124,13 @@ impl ConnectOptions {
     /// assert_eq!(opts.read_timeout, None);
     /// # Ok::<(), edgepool::Error>(())
     /// ```
-    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.read_timeout = timeout;
+    pub fn read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.read_timeout = timeout.into();
         self
     }
 
-    /// Sets the write timeout; `None` blocks forever. Defaults to 5 s.
+    /// Sets the write timeout: a `Duration`, `Some(..)`, or `None` to block
+    /// forever. Defaults to 5 s.
     ///
     /// ```
     /// # use edgepool::net::ConnectOptions; use std::time::Duration;
@@ -124,8 +138,8 @@ impl ConnectOptions {
     /// assert_eq!(opts.write_timeout, Some(Duration::from_secs(1)));
     /// # Ok::<(), edgepool::Error>(())
     /// ```
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
+    pub fn write_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.write_timeout = timeout.into();
         self
     }
 
@@ -153,6 +167,19 @@ impl ConnectOptions {
     /// ```
     pub fn nodelay(mut self, nodelay: bool) -> Self {
         self.nodelay = nodelay;
+        self
+    }
+
+    /// Sets TLS. Defaults to [`TlsMode::Off`].
+    ///
+    /// ```
+    /// # use edgepool::net::{ConnectOptions, TlsMode};
+    /// let opts = ConnectOptions::default().tls(TlsMode::Insecure);
+    /// assert_eq!(opts.tls, TlsMode::Insecure);
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    pub fn tls(mut self, tls: TlsMode) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -246,3 +273,80 @@ impl fmt::Debug for TlsMode {
         }
     }
 }
+
+/// The transport setters every configuration that embeds a
+/// [`ConnectOptions`] as its `net` field offers, under the same names with
+/// the same meaning: `connect_timeout`, `read_timeout`, `write_timeout`,
+/// `keepalive`, `nodelay`, `tls`, and `net` for all of them at once.
+/// `$example` is an expression that makes a value of the type, for the
+/// doc examples.
+macro_rules! net_setters {
+    ($example:literal) => {
+        /// Sets the connect timeout: one deadline over the TCP connect, the
+        /// TLS handshake and the protocol's own handshake (see
+        /// [`ConnectOptions`](crate::net::ConnectOptions)).
+        ///
+        #[doc = concat!("```\nuse std::time::Duration;\nlet c = ", $example, "\n    .connect_timeout(Duration::from_secs(1));\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn connect_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.net.connect_timeout = timeout;
+            self
+        }
+
+        /// Sets the read timeout of every call after the connect: a
+        /// `Duration`, `Some(..)`, or `None` to block forever.
+        ///
+        #[doc = concat!("```\nuse std::time::Duration;\nlet c = ", $example, "\n    .read_timeout(Duration::from_secs(2));\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn read_timeout(
+            mut self,
+            timeout: impl ::std::convert::Into<::std::option::Option<::std::time::Duration>>,
+        ) -> Self {
+            self.net.read_timeout = timeout.into();
+            self
+        }
+
+        /// Sets the write timeout of every call after the connect: a
+        /// `Duration`, `Some(..)`, or `None` to block forever.
+        ///
+        #[doc = concat!("```\nuse std::time::Duration;\nlet c = ", $example, "\n    .write_timeout(Duration::from_secs(2));\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn write_timeout(
+            mut self,
+            timeout: impl ::std::convert::Into<::std::option::Option<::std::time::Duration>>,
+        ) -> Self {
+            self.net.write_timeout = timeout.into();
+            self
+        }
+
+        /// Sets TCP keepalive; `None` leaves it to the OS.
+        ///
+        #[doc = concat!("```\nlet c = ", $example, "\n    .keepalive(Some(edgepool::net::Keepalive::default()));\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn keepalive(mut self, keepalive: ::std::option::Option<$crate::net::Keepalive>) -> Self {
+            self.net.keepalive = keepalive;
+            self
+        }
+
+        /// Sets `TCP_NODELAY` (Nagle's algorithm off).
+        ///
+        #[doc = concat!("```\nlet c = ", $example, "\n    .nodelay(false);\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn nodelay(mut self, nodelay: bool) -> Self {
+            self.net.nodelay = nodelay;
+            self
+        }
+
+        /// Sets TLS and what to trust.
+        ///
+        #[doc = concat!("```\nlet c = ", $example, "\n    .tls(edgepool::net::TlsMode::Insecure);\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn tls(mut self, tls: $crate::net::TlsMode) -> Self {
+            self.net.tls = tls;
+            self
+        }
+
+        /// Replaces all the transport settings at once.
+        ///
+        #[doc = concat!("```\nuse edgepool::net::ConnectOptions;\nlet c = ", $example, "\n    .net(ConnectOptions::default().nodelay(false));\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn net(mut self, net: $crate::net::ConnectOptions) -> Self {
+            self.net = net;
+            self
+        }
+    };
+}
+pub(crate) use net_setters;

@@ -3,16 +3,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[cfg(not(feature = "tls"))]
 use super::config;
-use super::{check_timeout, connect, ConnectOptions, TlsMode};
+use super::{check_timeout, connect_until, ConnectOptions, TlsMode};
 #[cfg(feature = "tls")]
 use super::{host_part, tls};
-use crate::Result;
-#[cfg(doc)]
-use crate::{Error, Phase};
+use crate::{Error, Phase, Result};
 
 /// A connected stream, plain TCP or TLS over TCP. Implements `Read + Write`.
 ///
@@ -23,7 +21,7 @@ use crate::{Error, Phase};
 ///
 /// let listener = TcpListener::bind("127.0.0.1:0")?;
 /// let addr = listener.local_addr()?.to_string();
-/// let mut stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+/// let mut stream = Stream::open(&addr, &ConnectOptions::default())?;
 /// let (mut peer, _) = listener.accept()?;
 /// stream.write_all(b"hi")?;
 /// let mut buf = [0; 2];
@@ -38,7 +36,7 @@ pub enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS over TCP through `native-tls` (feature `tls`): what
-    /// [`Stream::connect`] makes.
+    /// [`Stream::open`] makes.
     #[cfg(feature = "tls")]
     Tls(Box<native_tls::TlsStream<TcpStream>>),
     /// TLS over TCP through OpenSSL directly (feature `tls`): what the
@@ -49,33 +47,43 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Connects to `addr` (`"host:port"`) with [`connect`], then, unless `tls`
-    /// is [`TlsMode::Off`], runs the TLS handshake.
+    /// Connects to `addr` (`"host:port"`) with [`connect`], then, unless
+    /// `opts.tls` is [`TlsMode::Off`], runs the TLS handshake.
     ///
-    /// The whole handshake must finish within `opts.connect_timeout` (however
-    /// slowly the peer trickles it out); the configured I/O timeouts apply
-    /// afterwards. The TLS connector for each distinct `tls` is built once per
-    /// process and reused (building one loads the system's trusted roots). A
-    /// handshake that stalls gives
-    /// [`Error::Timeout`]`(`[`Phase::TlsHandshake`]`)`; a rejected certificate
-    /// or a failed handshake gives [`Error::Tls`].
+    /// The TCP connect and the whole TLS handshake share one deadline,
+    /// `opts.connect_timeout` from now (however slowly the peer trickles the
+    /// handshake out); the configured I/O timeouts apply afterwards. The TLS
+    /// connector for each distinct mode is built once per process and reused
+    /// (building one loads the system's trusted roots). A handshake that
+    /// stalls gives [`Error::Timeout`]`(`[`Phase::TlsHandshake`]`)`; a
+    /// rejected certificate or a failed handshake gives [`Error::Tls`].
     ///
     /// ```no_run
     /// use edgepool::net::{ConnectOptions, Stream, TlsMode};
     ///
     /// let ca = std::fs::read("/etc/edge/ca.pem")?;
-    /// let tls = TlsMode::Verified { server_name: None, ca: Some(ca) };
-    /// let stream = Stream::connect("gateway.local:8883", &ConnectOptions::default(), &tls)?;
+    /// let opts = ConnectOptions::default().tls(TlsMode::Verified { server_name: None, ca: Some(ca) });
+    /// let stream = Stream::open("gateway.local:8883", &opts)?;
     /// assert!(stream.is_tls());
     /// # Ok::<(), edgepool::Error>(())
     /// ```
-    pub fn connect(addr: &str, opts: &ConnectOptions, tls: &TlsMode) -> Result<Stream> {
-        match tls {
-            TlsMode::Off => Ok(Stream::Plain(connect(addr, opts)?)),
+    pub fn open(addr: &str, opts: &ConnectOptions) -> Result<Stream> {
+        Stream::open_until(addr, opts, Instant::now() + opts.connect_timeout)
+    }
+
+    /// [`Stream::open`] by `deadline`, for a client whose protocol handshake
+    /// follows under the same deadline (see [`Stream::set_deadline`]).
+    pub(crate) fn open_until(
+        addr: &str,
+        opts: &ConnectOptions,
+        deadline: Instant,
+    ) -> Result<Stream> {
+        match &opts.tls {
+            TlsMode::Off => Ok(Stream::Plain(connect_until(addr, opts, deadline)?)),
             #[cfg(feature = "tls")]
             mode => {
                 let connector = tls::cached_connector(mode)?;
-                let tcp = connect(addr, opts)?;
+                let tcp = connect_until(addr, opts, deadline)?;
                 let name = match mode {
                     TlsMode::Verified {
                         server_name: Some(name),
@@ -83,11 +91,53 @@ impl Stream {
                     } => name.as_str(),
                     _ => host_part(addr),
                 };
-                tls::handshake(&connector, name, tcp, opts).map(|s| Stream::Tls(Box::new(s)))
+                tls::handshake(&connector, name, tcp, opts, deadline)
+                    .map(|s| Stream::Tls(Box::new(s)))
             }
             #[cfg(not(feature = "tls"))]
             _ => Err(config("TLS needs edgepool's `tls` feature")),
         }
+    }
+
+    /// The old form of [`Stream::open`], with TLS passed apart from the
+    /// other settings.
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// # use edgepool::net::{ConnectOptions, Stream, TlsMode}; use std::net::TcpListener;
+    /// # let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?.to_string();
+    /// let stream = Stream::open(&addr, &ConnectOptions::default())?;
+    /// # Ok::<(), edgepool::Error>(())
+    /// ```
+    #[deprecated(since = "0.2.0", note = "use `Stream::open(addr, &opts.tls(mode))`")]
+    pub fn connect(addr: &str, opts: &ConnectOptions, tls: &TlsMode) -> Result<Stream> {
+        Stream::open(addr, &opts.clone().tls(tls.clone()))
+    }
+
+    /// Bounds the blocking reads and writes that follow by `deadline` (both
+    /// socket timeouts set to the time left), for a protocol handshake that
+    /// shares the connect's deadline; no time left gives
+    /// [`Error::Timeout`]`(phase)`. Call it before each exchange of the
+    /// handshake and [`Stream::set_timeouts`] after the last.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn set_deadline(&self, deadline: Instant, phase: Phase) -> Result<()> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout(phase));
+        }
+        let tcp = self.tcp();
+        tcp.set_read_timeout(Some(left))?;
+        Ok(tcp.set_write_timeout(Some(left))?)
+    }
+
+    /// Puts back the read and write timeouts of `opts` (after a handshake
+    /// bounded by [`Stream::set_deadline`]).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn set_timeouts(&self, opts: &ConnectOptions) -> Result<()> {
+        let tcp = self.tcp();
+        tcp.set_read_timeout(opts.read_timeout)?;
+        Ok(tcp.set_write_timeout(opts.write_timeout)?)
     }
 
     /// The underlying TCP socket.
@@ -96,7 +146,7 @@ impl Stream {
     /// # use edgepool::net::{ConnectOptions, Stream, TlsMode}; use std::net::TcpListener;
     /// # let listener = TcpListener::bind("127.0.0.1:0")?;
     /// # let addr = listener.local_addr()?.to_string();
-    /// let stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+    /// let stream = Stream::open(&addr, &ConnectOptions::default())?;
     /// assert!(stream.tcp().nodelay()?);
     /// # Ok::<(), edgepool::Error>(())
     /// ```
@@ -115,10 +165,10 @@ impl Stream {
     ///
     /// ```
     /// # use edgepool::net::{ConnectOptions, Stream, TlsMode}; use std::net::TcpListener;
-    /// # use std::time::Duration;
+    /// # use std::time::{Duration, Instant};
     /// # let listener = TcpListener::bind("127.0.0.1:0")?;
     /// # let addr = listener.local_addr()?.to_string();
-    /// let stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+    /// let stream = Stream::open(&addr, &ConnectOptions::default())?;
     /// stream.set_read_timeout(Some(Duration::from_secs(1)))?;
     /// assert!(stream.set_read_timeout(Some(Duration::ZERO)).is_err());
     /// # Ok::<(), edgepool::Error>(())
@@ -133,10 +183,10 @@ impl Stream {
     ///
     /// ```
     /// # use edgepool::net::{ConnectOptions, Stream, TlsMode}; use std::net::TcpListener;
-    /// # use std::time::Duration;
+    /// # use std::time::{Duration, Instant};
     /// # let listener = TcpListener::bind("127.0.0.1:0")?;
     /// # let addr = listener.local_addr()?.to_string();
-    /// let stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+    /// let stream = Stream::open(&addr, &ConnectOptions::default())?;
     /// stream.set_write_timeout(None)?;
     /// assert_eq!(stream.tcp().write_timeout()?, None);
     /// # Ok::<(), edgepool::Error>(())
@@ -152,7 +202,7 @@ impl Stream {
     /// # use edgepool::net::{ConnectOptions, Stream, TlsMode}; use std::net::TcpListener;
     /// # let listener = TcpListener::bind("127.0.0.1:0")?;
     /// # let addr = listener.local_addr()?.to_string();
-    /// let stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+    /// let stream = Stream::open(&addr, &ConnectOptions::default())?;
     /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
     /// # Ok::<(), edgepool::Error>(())
     /// ```
@@ -166,7 +216,7 @@ impl Stream {
     /// # use edgepool::net::{ConnectOptions, Stream, TlsMode}; use std::net::TcpListener;
     /// # let listener = TcpListener::bind("127.0.0.1:0")?;
     /// # let addr = listener.local_addr()?.to_string();
-    /// let stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+    /// let stream = Stream::open(&addr, &ConnectOptions::default())?;
     /// assert!(!stream.is_tls());
     /// # Ok::<(), edgepool::Error>(())
     /// ```
@@ -199,7 +249,7 @@ impl Stream {
     ///
     /// let listener = TcpListener::bind("127.0.0.1:0")?;
     /// let addr = listener.local_addr()?.to_string();
-    /// let mut stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off)?;
+    /// let mut stream = Stream::open(&addr, &ConnectOptions::default())?;
     /// assert_eq!(stream.state(), SocketState::Idle);
     /// # Ok::<(), edgepool::Error>(())
     /// ```

@@ -61,7 +61,7 @@ pub(crate) fn connector(mode: &TlsMode) -> Result<TlsConnector> {
     builder.build().map_err(|e| Error::Tls(Box::new(e)))
 }
 
-/// The TLS handshake, bounded as a whole by `opts.connect_timeout`: the
+/// The TLS handshake, finished by `deadline` (the connect's): the
 /// socket is non-blocking during it and every wait for the peer gets only
 /// the time left, so a peer that trickles its handshake out byte by byte
 /// cannot stretch it.
@@ -70,8 +70,8 @@ pub(super) fn handshake(
     name: &str,
     tcp: TcpStream,
     opts: &ConnectOptions,
+    deadline: Instant,
 ) -> Result<TlsStream<TcpStream>> {
-    let deadline = Instant::now() + opts.connect_timeout;
     tcp.set_nonblocking(true)?;
     let mut attempt = connector.connect(name, tcp);
     let stream = loop {
