@@ -65,8 +65,8 @@ impl Variant {
             }
             Variant::Fresh { server, tls } => {
                 let addr = server.local_addr().to_string();
-                let mut far =
-                    Stream::connect(&addr, &ConnectOptions::default(), tls).expect("dial");
+                let opts = ConnectOptions::default().tls(tls.clone());
+                let mut far = Stream::open(&addr, &opts).expect("dial");
                 read_id(&mut far);
                 let (_, near) = server.get(WAIT).expect("server.get");
                 (near, far)

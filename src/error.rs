@@ -61,6 +61,36 @@ impl fmt::Display for Phase {
     }
 }
 
+/// What about the peer's bytes broke the protocol, inside an
+/// [`Error::Protocol`]: one variant per codec, each a small enum to match on,
+/// and `Other` for what no codec names.
+///
+/// ```
+/// use edgepool::{Error, ProtocolError};
+/// let e = Error::Protocol("answer for request 7 while waiting for 8".into());
+/// assert!(matches!(e, Error::Protocol(ProtocolError::Other(_))));
+/// assert_eq!(e.to_string(), "protocol error: answer for request 7 while waiting for 8");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A fault no codec enum names, in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for ProtocolError {
+    fn from(msg: String) -> Self {
+        ProtocolError::Other(msg)
+    }
+}
+
+impl From<&str> for ProtocolError {
+    fn from(msg: &str) -> Self {
+        ProtocolError::Other(msg.to_owned())
+    }
+}
+
 /// Everything that can go wrong in edgepool.
 ///
 /// [`Error::is_transport`] tells whether the connection that produced the error
@@ -123,7 +153,7 @@ pub enum Error {
     /// large, an answer to another request): the stream is out of step, so
     /// the connection is discarded.
     #[error("protocol error: {0}")]
-    Protocol(String),
+    Protocol(ProtocolError),
     /// The peer's answer was whole and in step, but its content is not what
     /// edgepool can use (a record too short, an empty answer, a value of the
     /// wrong kind). The connection stays usable.

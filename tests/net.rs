@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use edgepool::net::{self, ConnectOptions, Keepalive, SocketState, Stream, TlsMode};
+use edgepool::net::{self, ConnectOptions, Keepalive, SocketState, Stream};
 use edgepool::tcp::{Config, Connection, Manager};
 use edgepool::{Error, Phase, Probe};
 use r2d2::ManageConnection;
@@ -175,7 +175,7 @@ fn zero_timeouts_are_config_errors() {
         Err(Error::Config(_))
     ));
 
-    let stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off).expect("ok");
+    let stream = Stream::open(&addr, &ConnectOptions::default()).expect("ok");
     assert!(matches!(
         stream.set_read_timeout(Some(Duration::ZERO)),
         Err(Error::Config(_))
@@ -235,7 +235,7 @@ fn socket_state_sees_idle_dirty_and_closed_without_consuming() {
 #[test]
 fn stream_state_for_a_plain_stream() {
     let (listener, addr) = listener();
-    let mut stream = Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Off).expect("ok");
+    let mut stream = Stream::open(&addr, &ConnectOptions::default()).expect("ok");
     assert!(!stream.is_tls());
     let (peer, _) = listener.accept().expect("accept");
     assert_eq!(
@@ -358,7 +358,10 @@ fn manager_in_a_plain_r2d2_pool() {
 #[test]
 fn tls_without_the_feature_is_a_config_error() {
     let (_listener, addr) = listener();
-    match Stream::connect(&addr, &ConnectOptions::default(), &TlsMode::Insecure) {
+    match Stream::open(
+        &addr,
+        &ConnectOptions::default().tls(net::TlsMode::Insecure),
+    ) {
         Err(Error::Config(msg)) => assert!(msg.contains("`tls` feature"), "{msg}"),
         other => panic!("expected Error::Config, got {other:?}"),
     }

@@ -146,7 +146,7 @@ fn verified(server_name: Option<&str>, ca: &[u8]) -> TlsMode {
 }
 
 fn connect(addr: &str, tls: &TlsMode) -> edgepool::Result<Stream> {
-    Stream::connect(addr, &ConnectOptions::default(), tls)
+    Stream::open(addr, &ConnectOptions::default().tls(tls.clone()))
 }
 
 fn assert_echoes(stream: &mut impl ReadWrite, msg: &[u8]) {
@@ -241,7 +241,7 @@ fn a_silent_server_times_out_the_handshake() {
     let timeout = Duration::from_millis(500);
     let opts = ConnectOptions::default().connect_timeout(timeout);
     let start = Instant::now();
-    let result = Stream::connect(&addr, &opts, &TlsMode::Insecure);
+    let result = Stream::open(&addr, &opts.tls(TlsMode::Insecure));
     let elapsed = start.elapsed();
     assert!(
         matches!(result, Err(Error::Timeout(Phase::TlsHandshake))),
@@ -297,7 +297,7 @@ fn a_trickled_handshake_is_bounded_as_a_whole() {
     let opts = ConnectOptions::default().connect_timeout(timeout);
     let start = Instant::now();
     // Hundreds of server bytes at 20 ms each would take many seconds.
-    let result = Stream::connect(&addr, &opts, &verified(Some("localhost"), &certs.ca));
+    let result = Stream::open(&addr, &opts.tls(verified(Some("localhost"), &certs.ca)));
     let elapsed = start.elapsed();
     assert!(
         matches!(result, Err(Error::Timeout(Phase::TlsHandshake))),

@@ -1229,9 +1229,11 @@ mod tls {
 
         // Client → server before the server hands the connection out.
         let opts = edgepool::net::ConnectOptions::default();
-        let mut early =
-            Stream::connect(&server.local_addr().to_string(), &opts, &TlsMode::Insecure)
-                .expect("connect");
+        let mut early = Stream::open(
+            &server.local_addr().to_string(),
+            &opts.clone().tls(TlsMode::Insecure),
+        )
+        .expect("connect");
         let mut id = [0u8; 4];
         early.read_exact(&mut id).unwrap();
         early.write_all(b"from the client").unwrap();
@@ -1254,7 +1256,7 @@ mod tls {
         let addr = server.local_addr().to_string();
         let opts = edgepool::net::ConnectOptions::default();
         let dial = || {
-            let mut s = Stream::connect(&addr, &opts, &TlsMode::Insecure).expect("connect");
+            let mut s = Stream::open(&addr, &opts.clone().tls(TlsMode::Insecure)).expect("connect");
             let mut id = [0u8; 4];
             s.read_exact(&mut id).expect("id");
             (s, ConnId::from_bytes(id))

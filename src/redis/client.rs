@@ -7,6 +7,7 @@ use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -132,8 +133,12 @@ impl Client {
         let opts = ConnectOptions::default()
             .connect_timeout(config.connect_timeout)
             .read_timeout(Some(config.read_timeout))
-            .write_timeout(Some(config.write_timeout));
-        let stream = Stream::connect(&config.connect_addr()?, &opts, &config.tls)?;
+            .write_timeout(Some(config.write_timeout))
+            .tls(config.tls.clone());
+        // One deadline over TCP, TLS and AUTH/SELECT/SETNAME.
+        let deadline = Instant::now() + opts.connect_timeout;
+        let stream = Stream::open_until(&config.connect_addr()?, &opts, deadline)?;
+        stream.set_deadline(deadline, Phase::Handshake)?;
         let mut client = Client {
             stream,
             buf: vec![0; READ_CHUNK],
@@ -147,6 +152,7 @@ impl Client {
             Error::Timeout(Phase::Read | Phase::Write) => Error::Timeout(Phase::Handshake),
             e => e,
         })?;
+        client.stream.set_timeouts(&opts)?;
         Ok(client)
     }
 
@@ -180,9 +186,9 @@ impl Client {
                 Value::Simple(ok) if ok == "OK" => {}
                 other => {
                     self.broken = true;
-                    return Err(Error::Protocol(format!(
-                        "unexpected reply to {step}: {other:?}"
-                    )));
+                    return Err(Error::Protocol(
+                        format!("unexpected reply to {step}: {other:?}").into(),
+                    ));
                 }
             }
         }

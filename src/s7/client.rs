@@ -4,7 +4,7 @@ use super::error::{ReturnCode, S7Error};
 use super::iso::{self, Reassembly, Tpdu};
 use super::pdu::{self, Area, Item, Message, MAX_ITEMS};
 use super::Config;
-use crate::net::{ConnectOptions, Stream, TlsMode};
+use crate::net::{ConnectOptions, Stream};
 use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
@@ -223,7 +223,7 @@ impl Client {
             .connect_timeout(config.connect_timeout)
             .read_timeout(Some(config.connect_timeout))
             .write_timeout(Some(config.connect_timeout));
-        let stream = Stream::connect(&config.connect_addr()?, &opts, &TlsMode::Off)?;
+        let stream = Stream::open(&config.connect_addr()?, &opts)?;
         let mut client = Client {
             stream,
             rx: vec![0; READ_CHUNK],
@@ -260,7 +260,7 @@ impl Client {
                     reason: "the PLC closed the connection (wrong rack/slot or TSAP?)".into(),
                 })
             }
-            Error::Protocol(why) if why.starts_with("refused:") => {
+            Error::Protocol(crate::ProtocolError::Other(why)) if why.starts_with("refused:") => {
                 Error::S7(S7Error::ConnectionRefused {
                     remote_tsap,
                     reason: why.trim_start_matches("refused:").trim().to_owned(),
@@ -276,9 +276,9 @@ impl Client {
         let m = self.answer(pdu_ref)?;
         let granted = pdu::decode_setup(&m)?;
         if granted < MIN_GRANTED_PDU {
-            return Err(Error::Protocol(format!(
-                "S7: the PLC granted a PDU of {granted} bytes"
-            )));
+            return Err(Error::Protocol(
+                format!("S7: the PLC granted a PDU of {granted} bytes").into(),
+            ));
         }
         self.pdu_size = granted.min(config.pdu_size);
         self.msg.set_limit(usize::from(self.pdu_size));
@@ -854,10 +854,13 @@ impl Client {
     fn answer(&self, pdu_ref: u16) -> Result<Message<'_>> {
         let m = pdu::parse(self.msg.message())?;
         if m.pdu_ref != pdu_ref {
-            return Err(Error::Protocol(format!(
-                "S7: answer for request {} while waiting for {pdu_ref}",
-                m.pdu_ref
-            )));
+            return Err(Error::Protocol(
+                format!(
+                    "S7: answer for request {} while waiting for {pdu_ref}",
+                    m.pdu_ref
+                )
+                .into(),
+            ));
         }
         Ok(m)
     }
@@ -898,17 +901,19 @@ impl Client {
                     }
                     (Tpdu::ConnectConfirm { .. }, true) => return Ok(()),
                     (Tpdu::Disconnect { reason }, _) => {
-                        return Err(Error::Protocol(format!(
-                            "refused: ISO disconnect request, reason {reason:#04x}"
-                        )))
+                        return Err(Error::Protocol(
+                            format!("refused: ISO disconnect request, reason {reason:#04x}").into(),
+                        ))
                     }
                     (Tpdu::Error { cause }, _) => {
-                        return Err(Error::Protocol(format!(
-                            "refused: ISO TPDU error, cause {cause:#04x}"
-                        )))
+                        return Err(Error::Protocol(
+                            format!("refused: ISO TPDU error, cause {cause:#04x}").into(),
+                        ))
                     }
                     (other, _) => {
-                        return Err(Error::Protocol(format!("ISO-on-TCP: unexpected {other:?}")))
+                        return Err(Error::Protocol(
+                            format!("ISO-on-TCP: unexpected {other:?}").into(),
+                        ))
                     }
                 }
             }

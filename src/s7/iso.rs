@@ -102,7 +102,7 @@ pub enum Tpdu<'a> {
 }
 
 fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(format!("ISO-on-TCP: {}", msg.into()))
+    Error::Protocol(format!("ISO-on-TCP: {}", msg.into()).into())
 }
 
 /// Decodes one TPKT frame from the front of `buf`.

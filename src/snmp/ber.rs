@@ -117,7 +117,7 @@ pub mod tag {
 pub const MAX_OID_LEN: usize = 128;
 
 pub(crate) fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(msg.into())
+    Error::Protocol(msg.into().into())
 }
 
 /// Reads TLVs from a byte slice.

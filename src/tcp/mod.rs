@@ -23,7 +23,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::net::{ConnectOptions, Keepalive, SocketState, Stream, TlsMode};
+use crate::net::{ConnectOptions, SocketState, Stream};
 use crate::Probe;
 use crate::{Error, Result};
 
@@ -60,7 +60,9 @@ pub(crate) fn host_port(addr: &str, default_port: Option<u16>, what: &str) -> Re
     }
 }
 
-/// Where and how to connect.
+/// Where and how to connect: the address and the transport settings
+/// ([`ConnectOptions`], the same `net` field and setters as the redis and s7
+/// configurations).
 ///
 /// ```
 /// use edgepool::net::TlsMode;
@@ -69,44 +71,20 @@ pub(crate) fn host_port(addr: &str, default_port: Option<u16>, what: &str) -> Re
 ///
 /// let config = Config::new("10.0.0.7:502")
 ///     .connect_timeout(Duration::from_secs(1))
-///     .read_timeout(Some(Duration::from_secs(2)))
+///     .read_timeout(Duration::from_secs(2))
 ///     .tls(TlsMode::Insecure);
 /// assert_eq!(config.addr, "10.0.0.7:502");
-/// assert!(config.nodelay);
+/// assert!(config.net.nodelay);
 /// # Ok::<(), edgepool::Error>(())
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Config {
     /// The peer, as `"host:port"`. Defaults to empty (set it with [`Config::new`]).
     pub addr: String,
-    /// Bound for the TCP connect (and each TLS handshake read/write). Defaults to 3 s.
-    pub connect_timeout: Duration,
-    /// Socket read timeout; `None` blocks forever. Defaults to 5 s.
-    pub read_timeout: Option<Duration>,
-    /// Socket write timeout; `None` blocks forever. Defaults to 5 s.
-    pub write_timeout: Option<Duration>,
-    /// TCP keepalive; `None` leaves it to the OS. Defaults to [`Keepalive::default()`].
-    pub keepalive: Option<Keepalive>,
-    /// `TCP_NODELAY`. Defaults to `true`.
-    pub nodelay: bool,
-    /// TLS or not. Defaults to [`TlsMode::Off`].
-    pub tls: TlsMode,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let opts = ConnectOptions::default();
-        Config {
-            addr: String::new(),
-            connect_timeout: opts.connect_timeout,
-            read_timeout: opts.read_timeout,
-            write_timeout: opts.write_timeout,
-            keepalive: opts.keepalive,
-            nodelay: opts.nodelay,
-            tls: TlsMode::Off,
-        }
-    }
+    /// Connect deadline, I/O timeouts, keepalive, nodelay, TLS. Defaults to
+    /// [`ConnectOptions::default()`]: connect 3 s, read and write 5 s, no TLS.
+    pub net: ConnectOptions,
 }
 
 impl Config {
@@ -115,7 +93,7 @@ impl Config {
     /// ```
     /// # use edgepool::tcp::Config;
     /// let config = Config::new("127.0.0.1:9000");
-    /// assert_eq!(config.connect_timeout, std::time::Duration::from_secs(3));
+    /// assert_eq!(config.net.connect_timeout, std::time::Duration::from_secs(3));
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn new(addr: impl Into<String>) -> Config {
@@ -125,100 +103,20 @@ impl Config {
         }
     }
 
-    /// Sets the connect timeout. Defaults to 3 s.
-    ///
-    /// ```
-    /// # use edgepool::tcp::Config; use std::time::Duration;
-    /// let config = Config::new("127.0.0.1:9000").connect_timeout(Duration::from_millis(300));
-    /// assert_eq!(config.connect_timeout, Duration::from_millis(300));
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
+    crate::net::net_setters!("edgepool::tcp::Config::new(\"127.0.0.1:9000\")");
 
-    /// Sets the read timeout; `None` blocks forever. Defaults to 5 s.
+    /// The transport settings of this configuration; now the `net` field.
     ///
     /// ```
-    /// # use edgepool::tcp::Config; use std::time::Duration;
-    /// let config = Config::new("127.0.0.1:9000").read_timeout(Some(Duration::from_secs(1)));
-    /// assert_eq!(config.read_timeout, Some(Duration::from_secs(1)));
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.read_timeout = timeout;
-        self
-    }
-
-    /// Sets the write timeout; `None` blocks forever. Defaults to 5 s.
-    ///
-    /// ```
-    /// # use edgepool::tcp::Config;
-    /// let config = Config::new("127.0.0.1:9000").write_timeout(None);
-    /// assert_eq!(config.write_timeout, None);
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
-
-    /// Sets TCP keepalive; `None` leaves it to the OS. Defaults to
-    /// [`Keepalive::default()`].
-    ///
-    /// ```
-    /// # use edgepool::tcp::Config;
-    /// let config = Config::new("127.0.0.1:9000").keepalive(None);
-    /// assert!(config.keepalive.is_none());
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
-        self.keepalive = keepalive;
-        self
-    }
-
-    /// Sets `TCP_NODELAY`. Defaults to `true`.
-    ///
-    /// ```
-    /// # use edgepool::tcp::Config;
-    /// let config = Config::new("127.0.0.1:9000").nodelay(false);
-    /// assert!(!config.nodelay);
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn nodelay(mut self, nodelay: bool) -> Self {
-        self.nodelay = nodelay;
-        self
-    }
-
-    /// Sets the TLS mode. Defaults to [`TlsMode::Off`].
-    ///
-    /// ```
-    /// # use edgepool::tcp::Config; use edgepool::net::TlsMode;
-    /// let config = Config::new("127.0.0.1:9000").tls(TlsMode::Insecure);
-    /// assert!(matches!(config.tls, TlsMode::Insecure));
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn tls(mut self, tls: TlsMode) -> Self {
-        self.tls = tls;
-        self
-    }
-
-    /// The socket settings of this configuration, for [`crate::net`].
-    ///
-    /// ```
+    /// # #![allow(deprecated)]
     /// # use edgepool::tcp::Config;
     /// let opts = Config::new("127.0.0.1:9000").nodelay(false).connect_options();
     /// assert!(!opts.nodelay);
     /// # Ok::<(), edgepool::Error>(())
     /// ```
+    #[deprecated(since = "0.2.0", note = "read the `net` field")]
     pub fn connect_options(&self) -> ConnectOptions {
-        ConnectOptions::default()
-            .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
-            .write_timeout(self.write_timeout)
-            .keepalive(self.keepalive)
-            .nodelay(self.nodelay)
+        self.net.clone()
     }
 }
 
@@ -251,7 +149,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects as `config` says (see [`Stream::connect`]).
+    /// Connects as `config` says (see [`Stream::open`]).
     ///
     /// ```
     /// # use edgepool::tcp::{Config, Connection}; use std::net::TcpListener;
@@ -262,7 +160,7 @@ impl Connection {
     /// ```
     pub fn connect(config: &Config) -> Result<Connection> {
         let addr = host_port(&config.addr, None, "a TCP address")?;
-        let stream = Stream::connect(&addr, &config.connect_options(), &config.tls)?;
+        let stream = Stream::open(&addr, &config.net)?;
         Ok(Connection::new(stream))
     }
 
@@ -446,7 +344,7 @@ impl Manager {
     /// ```
     /// # use edgepool::tcp::{Config, Manager};
     /// let manager = Manager::new(Config::new("127.0.0.1:9000"));
-    /// assert!(manager.config().nodelay);
+    /// assert!(manager.config().net.nodelay);
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn config(&self) -> &Config {
@@ -460,12 +358,12 @@ impl crate::Manage for Manager {
     }
 
     fn connect_budget(&self) -> Option<Duration> {
-        Some(self.config.connect_timeout)
+        Some(self.config.net.connect_timeout)
     }
 
     fn connect_within(&self, budget: Duration) -> Result<Connection> {
         let mut config = self.config.clone();
-        config.connect_timeout = config.connect_timeout.min(budget);
+        config.net.connect_timeout = config.net.connect_timeout.min(budget);
         Connection::connect(&config)
     }
 }

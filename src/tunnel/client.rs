@@ -605,9 +605,12 @@ impl Shared {
         }
         let result = dialled.and_then(|(id, stream)| {
             if state.stock.contains_key(&id) {
-                return Err(Error::Protocol(format!(
-                    "the server sent connection ID {id} twice; closed the second connection"
-                )));
+                return Err(Error::Protocol(
+                    format!(
+                        "the server sent connection ID {id} twice; closed the second connection"
+                    )
+                    .into(),
+                ));
             }
             state.stock.insert(id, stream);
             state.order.push_back(id);

@@ -268,9 +268,7 @@ impl FromStr for ConnId {
         let invalid = || {
             let shown: String = s.chars().take(16).collect();
             let more = if s.chars().count() > 16 { "…" } else { "" };
-            Error::Protocol(format!(
-                "a connection ID is 8 hex digits, not {shown:?}{more}"
-            ))
+            Error::Protocol(format!("a connection ID is 8 hex digits, not {shown:?}{more}").into())
         };
         let digits = s.as_bytes();
         if digits.len() != 8 {
@@ -330,7 +328,9 @@ mod tests {
             "+3fa2c01",
         ] {
             match bad.parse::<ConnId>() {
-                Err(Error::Protocol(msg)) => assert!(msg.contains("8 hex digits"), "{msg}"),
+                Err(Error::Protocol(msg)) => {
+                    assert!(msg.to_string().contains("8 hex digits"), "{msg}")
+                }
                 other => panic!("{bad:?}: {other:?}"),
             }
         }

@@ -417,9 +417,7 @@ impl Shared {
                 return Ok(id);
             }
         }
-        Err(Error::Protocol(
-            "no unused connection ID in 8 draws".to_owned(),
-        ))
+        Err(Error::Protocol("no unused connection ID in 8 draws".into()))
     }
 
     /// Sends the reserved ID and stocks the connection.
