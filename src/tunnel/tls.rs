@@ -264,16 +264,24 @@ pub(super) fn accept(
     handshake(conn.into(), tcp, deadline)
 }
 
-/// ring, with its default cipher suites and key exchange groups (X25519
-/// first, then P-256 and P-384).
+/// ring, with its default cipher suites and X25519 as the preferred key
+/// exchange, then P-256 and P-384 (for peers that offer nothing else).
 ///
-/// rustls 0.23.48 deprecates ring's provider for lacking post-quantum key
-/// exchange (X25519MLKEM768, aws-lc-rs only); aws-lc-rs is left out on
-/// purpose (its C build for the ARM gateways, its size), and NodePass's
-/// peers agree on X25519 anyway.
+/// rustls 0.23.48 lists P-384 first for ring, and its client then sends a
+/// P-384 key share that a rustls server takes: ring's generic P-384 code
+/// made a dial cost more client and server CPU than OpenSSL's (measured in
+/// a refill of 1,024: ~900 µs per dial on each side, against ~180–200 µs
+/// with X25519). rustls also deprecates
+/// ring's provider for lacking post-quantum key exchange (X25519MLKEM768,
+/// aws-lc-rs only); aws-lc-rs is left out on purpose (a C/CMake build for
+/// the ARM gateways, its size), and NodePass's Go peers offer X25519 too.
 #[allow(deprecated)]
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::{default_provider, kx_group};
+    Arc::new(CryptoProvider {
+        kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
+        ..default_provider()
+    })
 }
 
 fn tls_error(e: rustls::Error) -> Error {
