@@ -77,6 +77,11 @@ pub enum ProtocolError {
     /// A fault no codec enum names, in words.
     #[error("{0}")]
     Other(String),
+    /// A tunnel pool's wire format: the connection ID.
+    #[cfg(feature = "tunnel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tunnel")))]
+    #[error("{0}")]
+    Tunnel(#[from] crate::tunnel::WireError),
 }
 
 impl From<String> for ProtocolError {

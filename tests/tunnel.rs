@@ -382,8 +382,8 @@ fn duplicate_and_short_ids_close_only_that_connection() {
     let client = ClientPool::builder(addr.to_string())
         .min_capacity(2)
         .max_capacity(2)
-        .handshake_timeout(Duration::from_millis(300))
-        .backoff(Duration::from_millis(20), Duration::from_millis(50))
+        .connect_timeout(Duration::from_millis(300))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(50))
         .start()
         .expect("start");
     assert!(eventually_within(WAIT, || client.active() == 2));
@@ -472,7 +472,7 @@ fn the_client_backs_off_while_the_server_is_away_and_refills_when_it_returns() {
         .max_capacity(4)
         .min_interval(Duration::from_millis(10))
         .max_interval(Duration::from_millis(100))
-        .backoff(Duration::from_millis(100), Duration::from_secs(1))
+        .reconnect_backoff(Duration::from_millis(100), Duration::from_secs(1))
         .start()
         .expect("start");
     assert!(eventually(|| client.active() >= 2));
@@ -561,10 +561,10 @@ fn invalid_settings_fail_at_start() {
         ClientPool::builder("127.0.0.1:9")
             .min_interval(Duration::from_secs(2))
             .max_interval(Duration::from_secs(1)),
-        ClientPool::builder("127.0.0.1:9").handshake_timeout(Duration::ZERO),
         ClientPool::builder("127.0.0.1:9").connect_timeout(Duration::ZERO),
         ClientPool::builder("127.0.0.1:9").read_timeout(Some(Duration::ZERO)),
-        ClientPool::builder("127.0.0.1:9").backoff(Duration::ZERO, Duration::from_secs(1)),
+        ClientPool::builder("127.0.0.1:9")
+            .reconnect_backoff(Duration::ZERO, Duration::from_secs(1)),
         ClientPool::builder(""),
         ClientPool::builder("127.0.0.1:9").tls(TlsMode::Verified {
             server_name: None,

@@ -9,13 +9,26 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{adjust, wire, ConnId, IdFormat, MAX_WAIT};
+use super::{adjust, wire, ConnId, IdFormat, WireError, MAX_WAIT};
 use crate::backoff::Backoff;
-use crate::net::{self, ConnectOptions, Keepalive, Stream, TlsMode};
+use crate::net::{self, ConnectOptions, Stream, TlsMode};
 use crate::{Error, Result};
 
 /// Settings for a [`ClientPool`]; [`start`](ClientPoolBuilder::start) checks
 /// them and starts the pool.
+///
+/// The transport settings are a [`ConnectOptions`] with the setters every
+/// edgepool configuration has (`connect_timeout`, `read_timeout`,
+/// `write_timeout`, `keepalive`, `nodelay`, `tls`, `net`), defaults as
+/// there except `connect_timeout`: **10 s**, one deadline over the TCP
+/// connect, the TLS handshake and reading the connection ID (a server that
+/// is slower gets [`Error::Timeout`] with the phase it was in). The pool
+/// sets up TLS once, at start (loading the system's trusted roots takes tens
+/// of milliseconds), not per dial; TLS needs the `tls` feature, without it
+/// anything but [`TlsMode::Off`] makes [`start`](Self::start) fail with
+/// [`Error::Config`]. Keepalive (30 s idle, 5 s interval, 3 probes by
+/// default) also finds stocked connections whose server vanished; the read
+/// and write timeouts apply to the connections the pool hands out.
 ///
 /// ```
 /// use std::time::Duration;
@@ -28,7 +41,7 @@ use crate::{Error, Result};
 ///     .min_interval(Duration::from_millis(50))
 ///     .max_interval(Duration::from_secs(2))
 ///     .tls(TlsMode::Insecure)
-///     .handshake_timeout(Duration::from_secs(5));
+///     .connect_timeout(Duration::from_secs(5));
 /// # let _ = builder;
 /// # Ok::<(), edgepool::Error>(())
 /// ```
@@ -39,9 +52,7 @@ pub struct ClientPoolBuilder {
     max_capacity: usize,
     min_interval: Duration,
     max_interval: Duration,
-    tls: TlsMode,
-    connect: ConnectOptions,
-    handshake_timeout: Duration,
+    net: ConnectOptions,
     backoff_min: Duration,
     backoff_max: Duration,
     id_format: IdFormat,
@@ -56,15 +67,17 @@ impl fmt::Debug for ClientPoolBuilder {
             .field("max_capacity", &self.max_capacity)
             .field("min_interval", &self.min_interval)
             .field("max_interval", &self.max_interval)
-            .field("tls", &self.tls)
-            .field("connect", &self.connect)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("backoff", &(self.backoff_min..self.backoff_max))
+            .field("net", &self.net)
+            .field("reconnect_backoff", &(self.backoff_min..self.backoff_max))
             .field("id_format", &self.id_format)
             .field("dial_concurrency", &self.dial_concurrency)
             .finish()
     }
 }
+
+/// The tunnel client's connect deadline unless set: TCP, TLS and the ID
+/// (before 0.2.0: 3 s for TCP, then 10 s for TLS and the ID).
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl ClientPoolBuilder {
     /// A builder for a pool dialling `addr` (`"host:port"`), with the
@@ -82,9 +95,7 @@ impl ClientPoolBuilder {
             max_capacity: 64,
             min_interval: Duration::from_millis(100),
             max_interval: Duration::from_secs(1),
-            tls: TlsMode::Off,
-            connect: ConnectOptions::default(),
-            handshake_timeout: Duration::from_secs(10),
+            net: ConnectOptions::default().connect_timeout(DEFAULT_CONNECT_TIMEOUT),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             id_format: IdFormat::Bytes,
@@ -180,96 +191,24 @@ impl ClientPoolBuilder {
         self
     }
 
-    /// TLS or not, and which certificates to trust. Defaults to
-    /// [`TlsMode::Off`]. The pool sets up TLS once, at start (loading the
-    /// system's trusted roots takes tens of milliseconds), not per dial. TLS
-    /// needs the `tls` feature: without it, anything else makes
-    /// [`start`](Self::start) fail with [`Error::Config`].
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ClientPool; use edgepool::net::TlsMode;
-    /// let builder = ClientPool::builder("gw.example:10101").tls(TlsMode::Verified {
-    ///     server_name: Some("gw.example".into()),
-    ///     ca: None, // the system roots
-    /// });
-    /// # let _ = builder;
-    /// ```
-    pub fn tls(mut self, tls: TlsMode) -> Self {
-        self.tls = tls;
-        self
-    }
+    crate::net::net_setters!("edgepool::tunnel::ClientPool::builder(\"127.0.0.1:10101\")");
 
-    /// TCP keepalive on every connection; `None` leaves it to the OS.
-    /// Defaults to [`Keepalive::default()`] (30 s idle, 5 s interval, 3
-    /// probes), which also finds stocked connections whose server vanished.
+    /// The deadline for the TLS handshake and the connection ID; now part
+    /// of the one connect deadline, so this sets
+    /// [`connect_timeout`](Self::connect_timeout).
     ///
     /// ```
-    /// # use edgepool::tunnel::ClientPool; use edgepool::net::Keepalive;
-    /// # use std::time::Duration;
-    /// let builder = ClientPool::builder("127.0.0.1:10101").keepalive(Some(Keepalive {
-    ///     idle: Duration::from_secs(15),
-    ///     ..Keepalive::default()
-    /// }));
-    /// # let _ = builder;
-    /// ```
-    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
-        self.connect.keepalive = keepalive;
-        self
-    }
-
-    /// Bound for each TCP connect (over every address the name resolves
-    /// to). Defaults to 3 s; must be greater than zero.
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ClientPool; use std::time::Duration;
-    /// let builder = ClientPool::builder("127.0.0.1:10101").connect_timeout(Duration::from_secs(1));
-    /// # let _ = builder;
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect.connect_timeout = timeout;
-        self
-    }
-
-    /// Deadline for the TLS handshake (when on) and the 4-byte connection
-    /// ID, from the end of the TCP connect. Defaults to 10 s; must be
-    /// greater than zero. A server that is slower gets
-    /// [`Error::Timeout`]`(`[`Phase::TlsHandshake`](crate::Phase::TlsHandshake)`)`
-    /// or [`Error::Timeout`]`(`[`Phase::Handshake`](crate::Phase::Handshake)`)`.
-    ///
-    /// ```
+    /// # #![allow(deprecated)]
     /// # use edgepool::tunnel::ClientPool; use std::time::Duration;
     /// let builder = ClientPool::builder("127.0.0.1:10101").handshake_timeout(Duration::from_secs(2));
     /// # let _ = builder;
     /// ```
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
-
-    /// Read timeout of the connections [`ClientPool::get`] hands out; `None`
-    /// blocks forever. Defaults to 5 s.
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ClientPool;
-    /// let builder = ClientPool::builder("127.0.0.1:10101").read_timeout(None);
-    /// # let _ = builder;
-    /// ```
-    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.connect.read_timeout = timeout;
-        self
-    }
-
-    /// Write timeout of the connections [`ClientPool::get`] hands out;
-    /// `None` blocks forever. Defaults to 5 s.
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ClientPool; use std::time::Duration;
-    /// let builder = ClientPool::builder("127.0.0.1:10101").write_timeout(Some(Duration::from_secs(1)));
-    /// # let _ = builder;
-    /// ```
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.connect.write_timeout = timeout;
-        self
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `connect_timeout`: one deadline over the TCP connect, the TLS handshake and the ID"
+    )]
+    pub fn handshake_timeout(self, timeout: Duration) -> Self {
+        self.connect_timeout(timeout)
     }
 
     /// The wait after a failed dial: exponential from `min`, doubling per
@@ -280,13 +219,30 @@ impl ClientPoolBuilder {
     /// ```
     /// # use edgepool::tunnel::ClientPool; use std::time::Duration;
     /// let builder = ClientPool::builder("127.0.0.1:10101")
-    ///     .backoff(Duration::from_millis(200), Duration::from_secs(10));
+    ///     .reconnect_backoff(Duration::from_millis(200), Duration::from_secs(10));
     /// # let _ = builder;
     /// ```
-    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+    pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff_min = min;
         self.backoff_max = max;
         self
+    }
+
+    /// The older name of [`reconnect_backoff`](Self::reconnect_backoff).
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// # use edgepool::tunnel::ClientPool; use std::time::Duration;
+    /// let builder = ClientPool::builder("127.0.0.1:10101")
+    ///     .backoff(Duration::from_millis(200), Duration::from_secs(10));
+    /// # let _ = builder;
+    /// ```
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `reconnect_backoff`, as on the other pools"
+    )]
+    pub fn backoff(self, min: Duration, max: Duration) -> Self {
+        self.reconnect_backoff(min, max)
     }
 
     fn validate(&self) -> Result<()> {
@@ -309,10 +265,7 @@ impl ClientPoolBuilder {
         if self.backoff_min.is_zero() || self.backoff_max < self.backoff_min {
             return fail("the backoff minimum must be greater than zero and at most its maximum");
         }
-        if self.connect.connect_timeout.is_zero() {
-            return fail("connect_timeout must be greater than zero");
-        }
-        wire::check_timeouts(self.handshake_timeout, &self.connect)
+        self.net.validate()
     }
 
     /// Checks the settings and starts the pool: one manager thread that
@@ -329,7 +282,7 @@ impl ClientPoolBuilder {
     /// ```
     pub fn start(self) -> Result<ClientPool> {
         self.validate()?;
-        let tls = Tls::new(&self.tls, &self.addr)?;
+        let tls = Tls::new(&self.net.tls, &self.addr)?;
         let shared = Arc::new(Shared {
             tls,
             state: Mutex::new(State {
@@ -496,14 +449,14 @@ impl Shared {
         });
     }
 
-    /// One connection: TCP, then TLS and the ID under one deadline.
+    /// One connection: TCP, TLS and the ID under one deadline.
     fn dial(&self) -> Result<(ConnId, Stream)> {
         let cfg = &self.cfg;
-        let tcp = net::connect(&cfg.addr, &cfg.connect)?;
-        let deadline = Instant::now() + cfg.handshake_timeout;
+        let deadline = Instant::now() + cfg.net.connect_timeout;
+        let tcp = net::connect_until(&cfg.addr, &cfg.net, deadline)?;
         let mut stream = self.tls.wrap(tcp, deadline)?;
         let id = wire::read_id(&mut stream, deadline, cfg.id_format)?;
-        stream.set_read_timeout(cfg.connect.read_timeout)?;
+        stream.set_read_timeout(cfg.net.read_timeout)?;
         Ok((id, stream))
     }
 
@@ -605,12 +558,7 @@ impl Shared {
         }
         let result = dialled.and_then(|(id, stream)| {
             if state.stock.contains_key(&id) {
-                return Err(Error::Protocol(
-                    format!(
-                        "the server sent connection ID {id} twice; closed the second connection"
-                    )
-                    .into(),
-                ));
+                return Err(Error::Protocol(WireError::DuplicateId(id).into()));
             }
             state.stock.insert(id, stream);
             state.order.push_back(id);
@@ -985,7 +933,7 @@ impl fmt::Debug for ClientPool {
         let state = shared.lock();
         f.debug_struct("ClientPool")
             .field("addr", &shared.cfg.addr)
-            .field("tls", &shared.cfg.tls)
+            .field("tls", &shared.cfg.net.tls)
             .field("active", &state.stock.len())
             .field("capacity", &state.capacity)
             .field("interval", &state.interval)
@@ -998,6 +946,23 @@ impl fmt::Debug for ClientPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_setter_names_set_the_new_settings() {
+        assert_eq!(
+            ClientPoolBuilder::new("gw:1").net.connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT
+        );
+        let b = ClientPoolBuilder::new("gw:1")
+            .handshake_timeout(Duration::from_secs(2))
+            .backoff(Duration::from_millis(5), Duration::from_secs(1));
+        assert_eq!(b.net.connect_timeout, Duration::from_secs(2));
+        assert_eq!(
+            (b.backoff_min, b.backoff_max),
+            (Duration::from_millis(5), Duration::from_secs(1))
+        );
+    }
 
     #[test]
     fn the_tls_name_is_the_host_part_unless_set() {

@@ -13,8 +13,9 @@
 //! [`ConnId::CONTROL`] (`00000000`): NodePass uses it as the control channel
 //! on both ends. Every other ID is random, from the OS random number
 //! generator (the `getrandom` crate). The client reads exactly the ID's bytes
-//! under a deadline (default 10 s, shared with the TLS handshake; the server
-//! has the same deadline for its side). Both ends show the ID as 8 lowercase
+//! under one deadline with the TCP connect and the TLS handshake (the
+//! client's `connect_timeout`, default 10 s; the server has its
+//! `handshake_timeout`, also 10 s, for the TLS handshake and the ID). Both ends show the ID as 8 lowercase
 //! hex characters ([`ConnId`]'s `Display`). Nothing else is sent by the
 //! pool: after the ID, the connection belongs to the application. A short
 //! read, a timeout or an ID the client already holds closes that one
@@ -183,6 +184,60 @@ use std::str::FromStr;
 
 use crate::{Error, Result};
 
+/// What a tunnel peer got wrong on the wire: the
+/// [`ProtocolError::Tunnel`](crate::ProtocolError::Tunnel) inside an
+/// [`Error::Protocol`]. Each closes that one connection and nothing else.
+///
+/// ```
+/// use edgepool::tunnel::{ConnId, WireError};
+/// use edgepool::{Error, ProtocolError};
+///
+/// match "3fa2c01".parse::<ConnId>() {
+///     Err(Error::Protocol(ProtocolError::Tunnel(WireError::NotAnId { shown, .. }))) => {
+///         assert_eq!(shown, "3fa2c01")
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// let e = WireError::ShortId { got: 2, len: 4 };
+/// assert_eq!(
+///     e.to_string(),
+///     "the server closed the connection after 2 of the 4 connection ID bytes"
+/// );
+/// # Ok::<(), edgepool::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// Text that should be a connection ID is not 8 hex digits: its first
+    /// 16 characters (`cut` when there were more).
+    #[error("a connection ID is 8 hex digits, not {shown:?}{}", if *cut { "…" } else { "" })]
+    NotAnId {
+        /// The text's first 16 characters.
+        shown: String,
+        /// Whether the text was longer.
+        cut: bool,
+    },
+    /// With [`IdFormat::Hex`], the server sent these 8 bytes, which are not
+    /// 8 hex characters.
+    #[error("the server sent {0:02x?} where 8 hex characters (the connection ID) belong")]
+    HexId([u8; 8]),
+    /// The server closed the connection after `got` of the `len` ID bytes.
+    #[error("the server closed the connection after {got} of the {len} connection ID bytes")]
+    ShortId {
+        /// ID bytes received.
+        got: usize,
+        /// ID bytes expected (4 or 8).
+        len: usize,
+    },
+    /// The server sent an ID the client already holds; the client closed
+    /// the second connection.
+    #[error("the server sent connection ID {0} twice; closed the second connection")]
+    DuplicateId(ConnId),
+    /// The server drew 8 random IDs and every one was in use.
+    #[error("no unused connection ID in 8 draws")]
+    NoFreeId,
+}
+
 /// Longest wait a `get` passes to the OS (deadline arithmetic on
 /// `Duration::MAX` would overflow).
 const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
@@ -267,8 +322,13 @@ impl FromStr for ConnId {
     fn from_str(s: &str) -> Result<ConnId> {
         let invalid = || {
             let shown: String = s.chars().take(16).collect();
-            let more = if s.chars().count() > 16 { "…" } else { "" };
-            Error::Protocol(format!("a connection ID is 8 hex digits, not {shown:?}{more}").into())
+            Error::Protocol(
+                WireError::NotAnId {
+                    shown,
+                    cut: s.chars().count() > 16,
+                }
+                .into(),
+            )
         };
         let digits = s.as_bytes();
         if digits.len() != 8 {

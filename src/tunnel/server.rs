@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{wire, ConnId, IdFormat, MAX_WAIT};
+use super::{wire, ConnId, IdFormat, WireError, MAX_WAIT};
 use crate::backoff::Backoff;
 use crate::net::{self, ConnectOptions, Keepalive, Stream};
 use crate::{Error, Result};
@@ -417,7 +417,7 @@ impl Shared {
                 return Ok(id);
             }
         }
-        Err(Error::Protocol("no unused connection ID in 8 draws".into()))
+        Err(Error::Protocol(WireError::NoFreeId.into()))
     }
 
     /// Sends the reserved ID and stocks the connection.

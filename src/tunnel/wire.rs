@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::{ConnId, IdFormat};
+use super::{ConnId, IdFormat, WireError};
 use crate::net::{self, ConnectOptions, SocketState, Stream};
 use crate::{Error, Phase, Result};
 
@@ -43,15 +43,7 @@ pub(crate) fn read_id(stream: &mut Stream, deadline: Instant, format: IdFormat) 
         IdFormat::Hex => std::str::from_utf8(&bytes)
             .ok()
             .and_then(|text| text.parse().ok())
-            .ok_or_else(|| {
-                Error::Protocol(
-                    format!(
-                        "the server sent {:02x?} where 8 hex characters (the connection ID) belong",
-                        bytes
-                    )
-                    .into(),
-                )
-            }),
+            .ok_or_else(|| Error::Protocol(WireError::HexId(bytes).into())),
     }
 }
 
@@ -61,10 +53,10 @@ fn read_exact_by(stream: &mut Stream, buf: &mut [u8], deadline: Instant) -> Resu
         match stream.read(&mut buf[got..]) {
             Ok(0) => {
                 return Err(Error::Protocol(
-                    format!(
-                    "the server closed the connection after {got} of the {} connection ID bytes",
-                    buf.len()
-                )
+                    WireError::ShortId {
+                        got,
+                        len: buf.len(),
+                    }
                     .into(),
                 ))
             }
@@ -137,6 +129,7 @@ pub(super) fn check_timeouts(handshake: Duration, opts: &ConnectOptions) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProtocolError;
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 
     #[test]
@@ -246,8 +239,9 @@ mod tests {
             IdFormat::Bytes,
         );
         match result {
-            Err(Error::Protocol(msg)) => {
-                assert!(msg.to_string().contains("after 2 of the 4"), "{msg}")
+            Err(Error::Protocol(ProtocolError::Tunnel(e))) => {
+                assert_eq!(e, WireError::ShortId { got: 2, len: 4 });
+                assert!(e.to_string().contains("after 2 of the 4"), "{e}")
             }
             other => panic!("{other:?}"),
         }
