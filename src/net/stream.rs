@@ -47,7 +47,7 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Connects to `addr` (`"host:port"`) with [`connect`], then, unless
+    /// Connects to `addr` (`"host:port"`) with [`connect`](super::connect), then, unless
     /// `opts.tls` is [`TlsMode::Off`], runs the TLS handshake.
     ///
     /// The TCP connect and the whole TLS handshake share one deadline,
