@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 fn quick(addr: &str) -> Config {
     Config::new(addr)
         .connect_timeout(Duration::from_millis(1000))
-        .timeout(Duration::from_millis(1000))
+        .read_timeout(Duration::from_millis(1000))
+        .write_timeout(Duration::from_millis(1000))
 }
 
 fn connect(server: &S7Server) -> Client {
@@ -456,7 +457,7 @@ fn a_silent_peer_cannot_block_connect() {
     let err = Client::connect(
         &Config::new(&addr)
             .connect_timeout(Duration::from_millis(300))
-            .timeout(Duration::from_secs(5)),
+            .read_timeout(Duration::from_secs(5)),
     )
     .unwrap_err();
     let took = start.elapsed();
@@ -471,7 +472,7 @@ fn a_peer_that_stops_answering_times_out_and_breaks_the_client() {
         let _ = read_frame(&mut s);
         thread::sleep(Duration::from_millis(800));
     });
-    let mut plc = Client::connect(&quick(&addr).timeout(Duration::from_millis(200))).unwrap();
+    let mut plc = Client::connect(&quick(&addr).read_timeout(Duration::from_millis(200))).unwrap();
     let start = Instant::now();
     let err = plc.read_db(1, 0, 4).unwrap_err();
     assert!(matches!(err, Error::Timeout(Phase::Read)), "{err}");
@@ -647,4 +648,16 @@ fn an_answer_to_another_request_is_out_of_step_and_breaks_the_client() {
     assert!(plc.is_broken());
     drop(plc);
     peer.join().unwrap();
+}
+
+#[test]
+fn tls_is_a_config_error_for_s7() {
+    // S7 has no TLS: refused before any dial (nothing listens on port 9).
+    let err =
+        Client::connect(&quick("127.0.0.1:9").tls(edgepool::net::TlsMode::Insecure)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("S7 has no TLS")),
+        "{err}"
+    );
+    assert!(err.is_permanent());
 }

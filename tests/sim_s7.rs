@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 fn config(sim: &S7Sim) -> Config {
     Config::new(sim.addr().to_string())
         .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_millis(500))
+        .write_timeout(Duration::from_millis(500))
 }
 
 fn pool(sim: &S7Sim, max_size: u32) -> Pool<Manager> {

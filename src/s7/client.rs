@@ -4,7 +4,7 @@ use super::error::{ReturnCode, S7Error};
 use super::iso::{self, Reassembly, Tpdu};
 use super::pdu::{self, Area, Item, Message, MAX_ITEMS};
 use super::Config;
-use crate::net::{ConnectOptions, Stream};
+use crate::net::Stream;
 use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
@@ -152,7 +152,7 @@ impl Szl {
 }
 
 /// A blocking S7 connection (ISO-on-TCP, port 102). Every call is bounded by
-/// the config's `timeout`. A PLC's refusal (an item out of range, an
+/// the config's write timeout (sending) and read timeout (the whole answer). A PLC's refusal (an item out of range, an
 /// unknown SZL) becomes [`Error::S7`] and a whole answer whose content is
 /// unusable becomes [`Error::UnexpectedAnswer`]; both leave the connection
 /// usable. An I/O error, a timeout or a stream out of step (malformed
@@ -181,9 +181,10 @@ pub struct Client {
     out: Vec<u8>,
     pdu_size: u16,
     next_ref: u16,
-    timeout: Duration,
+    /// Bound on the wait for a whole answer (`net.read_timeout`).
+    timeout: Option<Duration>,
     /// The read timeout currently set on the socket.
-    sock_timeout: Duration,
+    sock_timeout: Option<Duration>,
     broken: bool,
     /// The CPU refused SZL 0x0424 once: the probe goes to 0x0011 directly.
     no_szl_424: bool,
@@ -201,13 +202,14 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Connects: TCP, the ISO connection (COTP, with the config's TSAPs) and
-    /// the S7 setup that negotiates the PDU size, all within
-    /// `connect_timeout`.
+    /// the S7 setup that negotiates the PDU size, all by one deadline,
+    /// `net.connect_timeout` from now; the read and write timeouts of
+    /// `net` apply from then on.
     ///
-    /// Errors: [`Error::Config`] for invalid settings,
-    /// [`Error::Timeout`]`(`[`Phase::Connect`]`)` when TCP does not connect
-    /// in time, [`Error::Timeout`]`(`[`Phase::Handshake`]`)` when the PLC
-    /// accepts TCP but does not complete the ISO/S7 setup in time,
+    /// Errors: [`Error::Config`] for invalid settings (TLS among them: S7
+    /// has none), [`Error::Timeout`]`(`[`Phase::Connect`]`)` when TCP does
+    /// not connect in time, [`Error::Timeout`]`(`[`Phase::Handshake`]`)` when
+    /// the PLC accepts TCP but does not complete the ISO/S7 setup in time,
     /// [`S7Error::ConnectionRefused`] when it refuses the TSAP.
     ///
     /// ```no_run
@@ -218,12 +220,9 @@ impl Client {
     /// ```
     pub fn connect(config: &Config) -> Result<Client> {
         config.validate()?;
-        let deadline = Instant::now() + config.connect_timeout;
-        let opts = ConnectOptions::default()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(Some(config.connect_timeout))
-            .write_timeout(Some(config.connect_timeout));
-        let stream = Stream::open(&config.connect_addr()?, &opts)?;
+        let net = &config.net;
+        let deadline = Instant::now() + net.connect_timeout;
+        let stream = Stream::open_until(&config.connect_addr()?, net, deadline)?;
         let mut client = Client {
             stream,
             rx: vec![0; READ_CHUNK],
@@ -233,8 +232,8 @@ impl Client {
             out: Vec::with_capacity(usize::from(config.pdu_size) + iso::DATA_HEADER),
             pdu_size: config.pdu_size,
             next_ref: 0,
-            timeout: config.connect_timeout,
-            sock_timeout: config.connect_timeout,
+            timeout: net.read_timeout,
+            sock_timeout: net.read_timeout,
             broken: false,
             no_szl_424: false,
         };
@@ -242,18 +241,26 @@ impl Client {
             Error::Timeout(Phase::Read | Phase::Write) => Error::Timeout(Phase::Handshake),
             e => e,
         })?;
-        client.timeout = config.timeout;
-        client.set_sock_timeout(config.timeout)?;
-        client.stream.set_write_timeout(Some(config.timeout))?;
+        client.stream.set_timeouts(net)?;
+        client.sock_timeout = net.read_timeout;
         Ok(client)
+    }
+
+    /// Bounds the next handshake exchange (sending and receiving) by the
+    /// connect deadline.
+    fn bound_by(&mut self, deadline: Instant) -> Result<()> {
+        self.stream.set_deadline(deadline, Phase::Handshake)?;
+        self.sock_timeout = Some(deadline.saturating_duration_since(Instant::now()));
+        Ok(())
     }
 
     fn handshake(&mut self, config: &Config, deadline: Instant) -> Result<()> {
         let remote_tsap = config.remote_tsap();
         self.out.clear();
         iso::encode_connect_request(1, config.local_tsap(), remote_tsap, &mut self.out);
+        self.bound_by(deadline)?;
         self.send()?;
-        self.receive(deadline, true).map_err(|e| match e {
+        self.receive(Some(deadline), true).map_err(|e| match e {
             Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
                 Error::S7(S7Error::ConnectionRefused {
                     remote_tsap,
@@ -271,8 +278,9 @@ impl Client {
         let pdu_ref = self.begin();
         pdu::encode_setup(pdu_ref, config.pdu_size, &mut self.out);
         self.finish();
+        self.bound_by(deadline)?;
         self.send()?;
-        self.receive(deadline, false)?;
+        self.receive(Some(deadline), false)?;
         let m = self.answer(pdu_ref)?;
         let granted = pdu::decode_setup(&m)?;
         if granted < MIN_GRANTED_PDU {
@@ -844,9 +852,11 @@ impl Client {
         iso::finish_data(&mut self.out, 0);
     }
 
+    /// Sends the request in `out` and receives its whole answer, which
+    /// must arrive within the read timeout of sending it.
     fn transact(&mut self) -> Result<()> {
-        let deadline = Instant::now() + self.timeout;
         self.send()?;
+        let deadline = self.timeout.map(|t| Instant::now() + t);
         self.receive(deadline, false)
     }
 
@@ -874,8 +884,8 @@ impl Client {
     }
 
     /// Reads frames until a whole message (or, with `confirm`, a connection
-    /// confirm) arrived, by `deadline`.
-    fn receive(&mut self, deadline: Instant, confirm: bool) -> Result<()> {
+    /// confirm) arrived, by `deadline` (`None`: no bound).
+    fn receive(&mut self, deadline: Option<Instant>, confirm: bool) -> Result<()> {
         let r = self.receive_frames(deadline, confirm);
         if r.is_ok() && self.sock_timeout != self.timeout {
             self.set_sock_timeout(self.timeout)?;
@@ -883,7 +893,7 @@ impl Client {
         r
     }
 
-    fn receive_frames(&mut self, deadline: Instant, confirm: bool) -> Result<()> {
+    fn receive_frames(&mut self, deadline: Option<Instant>, confirm: bool) -> Result<()> {
         let max_frame = iso::DATA_HEADER + usize::from(self.pdu_size).max(64);
         self.msg.clear();
         loop {
@@ -925,14 +935,20 @@ impl Client {
                 self.end -= self.start;
                 self.start = 0;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout(Phase::Read));
-            }
-            // Narrow the socket timeout only when the deadline is nearer
-            // than it (the usual whole-answer-in-one-read costs no syscall).
-            if left + Duration::from_millis(1) < self.sock_timeout {
-                self.set_sock_timeout(left)?;
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout(Phase::Read));
+                }
+                // Narrow the socket timeout only when the deadline is nearer
+                // than it (the usual whole-answer-in-one-read costs no
+                // syscall).
+                if self
+                    .sock_timeout
+                    .is_none_or(|t| left + Duration::from_millis(1) < t)
+                {
+                    self.set_sock_timeout(Some(left))?;
+                }
             }
             let read = self.stream.read(&mut self.rx[self.end..]);
             match read {
@@ -949,9 +965,9 @@ impl Client {
         }
     }
 
-    fn set_sock_timeout(&mut self, t: Duration) -> Result<()> {
+    fn set_sock_timeout(&mut self, t: Option<Duration>) -> Result<()> {
         self.stream
-            .set_read_timeout(Some(t.max(Duration::from_millis(1))))?;
+            .set_read_timeout(t.map(|t| t.max(Duration::from_millis(1))))?;
         self.sock_timeout = t;
         Ok(())
     }

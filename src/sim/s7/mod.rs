@@ -12,7 +12,7 @@
 //! plc.write(Area::Db, 1, 0, &[0x12, 0x34])?; // test setup, no network
 //! let config = s7::Config::new(plc.addr().to_string())
 //!     .connect_timeout(Duration::from_secs(1))
-//!     .timeout(Duration::from_secs(1));
+//!     .read_timeout(Duration::from_secs(1));
 //! let pool = Pool::builder().max_size(2).build(s7::Manager::new(config))?;
 //! assert_eq!(pool.execute(|c| c.read_db(1, 0, 2))?, [0x12, 0x34]);
 //! pool.execute(|c| c.write_area(Area::Merkers, 0, 4, &[0xff]))?;
