@@ -1,12 +1,12 @@
 //! [`Client`]: one blocking ISO-on-TCP connection to an S7 PLC.
 
 use super::error::{ReturnCode, S7Error};
-use super::iso::{self, Reassembly, Tpdu};
-use super::pdu::{self, Area, Item, Message, MAX_ITEMS};
+use super::iso::{self, IsoError, Reassembly, Tpdu};
+use super::pdu::{self, Area, Item, Message, PduError, MAX_ITEMS};
 use super::Config;
 use crate::net::Stream;
 use crate::Probe;
-use crate::{Error, Phase, Result};
+use crate::{Error, Phase, ProtocolError, Result};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -17,8 +17,6 @@ const READ_CHUNK: usize = 4096;
 const MAX_SZL: usize = 64 * 1024;
 /// Bound on the parts of one SZL answer.
 const MAX_SZL_PARTS: usize = 1024;
-/// Smallest PDU size a PLC may grant that still carries a 1-byte read.
-const MIN_GRANTED_PDU: u16 = 64;
 
 /// What a multi-item read returns per item: its bytes or the PLC's refusal.
 ///
@@ -267,12 +265,12 @@ impl Client {
                     reason: "the PLC closed the connection (wrong rack/slot or TSAP?)".into(),
                 })
             }
-            Error::Protocol(crate::ProtocolError::Other(why)) if why.starts_with("refused:") => {
-                Error::S7(S7Error::ConnectionRefused {
-                    remote_tsap,
-                    reason: why.trim_start_matches("refused:").trim().to_owned(),
-                })
-            }
+            Error::Protocol(ProtocolError::Iso(
+                e @ (IsoError::Refused { .. } | IsoError::Rejected { .. }),
+            )) => Error::S7(S7Error::ConnectionRefused {
+                remote_tsap,
+                reason: e.to_string(),
+            }),
             e => e,
         })?;
         let pdu_ref = self.begin();
@@ -283,10 +281,8 @@ impl Client {
         self.receive(Some(deadline), false)?;
         let m = self.answer(pdu_ref)?;
         let granted = pdu::decode_setup(&m)?;
-        if granted < MIN_GRANTED_PDU {
-            return Err(Error::Protocol(
-                format!("S7: the PLC granted a PDU of {granted} bytes").into(),
-            ));
+        if granted < pdu::MIN_PDU_SIZE {
+            return Err(PduError::PduTooSmall { granted }.into());
         }
         self.pdu_size = granted.min(config.pdu_size);
         self.msg.set_limit(usize::from(self.pdu_size));
@@ -864,13 +860,11 @@ impl Client {
     fn answer(&self, pdu_ref: u16) -> Result<Message<'_>> {
         let m = pdu::parse(self.msg.message())?;
         if m.pdu_ref != pdu_ref {
-            return Err(Error::Protocol(
-                format!(
-                    "S7: answer for request {} while waiting for {pdu_ref}",
-                    m.pdu_ref
-                )
-                .into(),
-            ));
+            return Err(PduError::WrongReference {
+                got: m.pdu_ref,
+                want: pdu_ref,
+            }
+            .into());
         }
         Ok(m)
     }
@@ -911,19 +905,11 @@ impl Client {
                     }
                     (Tpdu::ConnectConfirm { .. }, true) => return Ok(()),
                     (Tpdu::Disconnect { reason }, _) => {
-                        return Err(Error::Protocol(
-                            format!("refused: ISO disconnect request, reason {reason:#04x}").into(),
-                        ))
+                        return Err(IsoError::Refused { reason }.into())
                     }
-                    (Tpdu::Error { cause }, _) => {
-                        return Err(Error::Protocol(
-                            format!("refused: ISO TPDU error, cause {cause:#04x}").into(),
-                        ))
-                    }
+                    (Tpdu::Error { cause }, _) => return Err(IsoError::Rejected { cause }.into()),
                     (other, _) => {
-                        return Err(Error::Protocol(
-                            format!("ISO-on-TCP: unexpected {other:?}").into(),
-                        ))
+                        return Err(IsoError::UnexpectedTpdu { code: other.code() }.into())
                     }
                 }
             }

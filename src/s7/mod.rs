@@ -22,7 +22,8 @@ pub mod pdu;
 pub use client::{Client, CpuStatus, OrderCode, ReadResult, Szl, WriteResult};
 pub use config::{Config, ConnectionType, Tsaps};
 pub use error::{ReturnCode, S7Error};
-pub use pdu::{Area, Item};
+pub use iso::IsoError;
+pub use pdu::{Area, Item, PduError};
 
 use crate::Probe;
 use crate::{Error, Result};

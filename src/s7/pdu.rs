@@ -61,6 +61,8 @@ const FN_SETUP: u8 = 0xf0;
 const FN_READ: u8 = 0x04;
 const FN_WRITE: u8 = 0x05;
 const OK: u8 = 0xff;
+/// Smallest PDU size a PLC may grant that still carries a 1-byte read.
+pub(crate) const MIN_PDU_SIZE: u16 = 64;
 
 /// A memory area of the PLC.
 ///
@@ -300,9 +302,72 @@ fn plural_suffix(f: &mut fmt::Formatter<'_>, n: u16, what: &str) -> fmt::Result 
     write!(f, " ({n} {what}{s})")
 }
 
-/// A header that does not hold together: the stream is out of step.
-fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(format!("S7: {}", msg.into()).into())
+/// What about a received S7 PDU breaks S7comm (its header does not hold
+/// together, or it answers another request), inside
+/// [`ProtocolError::S7Pdu`](crate::ProtocolError::S7Pdu): the stream is out
+/// of step. [`parse`] returns it; a whole answer whose *content* is unusable
+/// is an [`Error::UnexpectedAnswer`] instead, and a PLC's refusal an
+/// [`Error::S7`]. Small and `Copy`, to match on.
+///
+/// ```
+/// use edgepool::s7::pdu::{self, PduError};
+/// // An ack-data announcing 200 bytes of data that are not there.
+/// let e = pdu::parse(&[0x32, 0x03, 0, 0, 0, 0, 0, 2, 0, 200, 0, 0, 0x04, 0x01]).unwrap_err();
+/// assert_eq!(e, PduError::Lengths { params: 2, data: 200, received: 2 });
+/// assert_eq!(
+///     edgepool::Error::from(e).to_string(),
+///     "protocol error: S7: lengths 2 + 200 do not match the 2 bytes received"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum PduError {
+    /// Fewer bytes than the shortest S7 header.
+    #[error("a {len}-byte PDU is too short")]
+    TooShort {
+        /// Bytes received.
+        len: usize,
+    },
+    /// The first byte is not the S7comm protocol ID 0x32.
+    #[error("protocol id {id:#04x}, expected 0x32")]
+    ProtocolId {
+        /// The byte received.
+        id: u8,
+    },
+    /// A message type (ROSCTR) other than job, ack, ack-data or userdata.
+    #[error("unknown message type {rosctr:#04x}")]
+    MessageType {
+        /// The message type received.
+        rosctr: u8,
+    },
+    /// An acknowledgement cut off inside its 12-byte header.
+    #[error("truncated acknowledgement header")]
+    TruncatedHeader,
+    /// The parameter and data lengths of the header do not add up to the
+    /// bytes that arrived.
+    #[error("lengths {params} + {data} do not match the {received} bytes received")]
+    Lengths {
+        /// The parameter length announced.
+        params: u16,
+        /// The data length announced.
+        data: u16,
+        /// Bytes after the header.
+        received: usize,
+    },
+    /// An answer whose PDU reference is not the request's.
+    #[error("answer for request {got} while waiting for {want}")]
+    WrongReference {
+        /// The reference in the answer.
+        got: u16,
+        /// The reference of the request.
+        want: u16,
+    },
+    /// Setup communication granted a PDU too small to carry a read.
+    #[error("the PLC granted a PDU of {granted} bytes (at least {MIN_PDU_SIZE} needed)")]
+    PduTooSmall {
+        /// The PDU size granted.
+        granted: u16,
+    },
 }
 
 /// A whole answer whose content is unusable: the connection stays in step.
@@ -340,38 +405,40 @@ pub struct Message<'a> {
 /// parameter and data lengths must add up to exactly what arrived.
 ///
 /// ```
-/// use edgepool::s7::pdu;
-/// assert!(pdu::parse(&[0x32, 0x03, 0, 0, 0, 7, 0, 9, 0, 1, 0, 0]).is_err());
+/// use edgepool::s7::pdu::{self, PduError};
+/// assert_eq!(pdu::parse(&[0x32, 0x03, 0, 0, 0, 7, 0, 9, 0, 1, 0, 0]),
+///            Err(PduError::Lengths { params: 9, data: 1, received: 0 }));
 /// ```
-pub fn parse(buf: &[u8]) -> Result<Message<'_>> {
+pub fn parse(buf: &[u8]) -> Result<Message<'_>, PduError> {
     if buf.len() < REQUEST_HEADER {
-        return Err(bad(format!("a {}-byte PDU is too short", buf.len())));
+        return Err(PduError::TooShort { len: buf.len() });
     }
     if buf[0] != PROTOCOL_ID {
-        return Err(bad(format!("protocol id {:#04x}, expected 0x32", buf[0])));
+        return Err(PduError::ProtocolId { id: buf[0] });
     }
     let rosctr = buf[1];
     let header = match rosctr {
         JOB | USERDATA => REQUEST_HEADER,
         ACK | ACK_DATA => ACK_HEADER,
-        other => return Err(bad(format!("unknown message type {other:#04x}"))),
+        rosctr => return Err(PduError::MessageType { rosctr }),
     };
     if buf.len() < header {
-        return Err(bad("truncated acknowledgement header"));
+        return Err(PduError::TruncatedHeader);
     }
     let pdu_ref = be16(buf, 4);
-    let plen = usize::from(be16(buf, 6));
-    let dlen = usize::from(be16(buf, 8));
+    let (params, data) = (be16(buf, 6), be16(buf, 8));
+    let (plen, dlen) = (usize::from(params), usize::from(data));
     let error = if header == ACK_HEADER {
         (buf[10], buf[11])
     } else {
         (0, 0)
     };
     if header + plen + dlen != buf.len() {
-        return Err(bad(format!(
-            "lengths {plen} + {dlen} do not match the {} bytes received",
-            buf.len() - header
-        )));
+        return Err(PduError::Lengths {
+            params,
+            data,
+            received: buf.len() - header,
+        });
     }
     Ok(Message {
         rosctr,
@@ -945,7 +1012,9 @@ mod tests {
         ] {
             let full = s7(frame);
             for cut in 0..full.len() {
-                let r = parse(&full[..cut]).and_then(|m| decode_read(&m, &items).map(drop));
+                let r = parse(&full[..cut])
+                    .map_err(Error::from)
+                    .and_then(|m| decode_read(&m, &items).map(drop));
                 assert!(r.is_err(), "cut at {cut}");
             }
         }
