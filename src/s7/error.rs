@@ -1,6 +1,6 @@
 //! Errors the PLC reports.
 
-use super::pdu::Item;
+use super::item::Item;
 use std::fmt;
 
 /// An error the PLC (or the S7 protocol layer) reports; the connection stays

@@ -17,13 +17,15 @@ mod client;
 mod config;
 mod error;
 pub mod iso;
+mod item;
 pub mod pdu;
 
 pub use client::{Client, CpuStatus, OrderCode, ReadResult, Szl, WriteResult};
 pub use config::{Config, ConnectionType, Tsaps};
 pub use error::{ReturnCode, S7Error};
 pub use iso::IsoError;
-pub use pdu::{Area, Item, PduError};
+pub use item::{Area, Item};
+pub use pdu::PduError;
 
 use crate::Probe;
 use crate::{Error, Result};

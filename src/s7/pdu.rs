@@ -19,8 +19,8 @@
 //! ```
 
 use super::error::{ReturnCode, S7Error};
+pub use super::item::{Area, Item};
 use crate::{Error, Result};
-use std::fmt;
 
 /// Bytes of a job / userdata header.
 ///
@@ -63,244 +63,6 @@ const FN_WRITE: u8 = 0x05;
 const OK: u8 = 0xff;
 /// Smallest PDU size a PLC may grant that still carries a 1-byte read.
 pub(crate) const MIN_PDU_SIZE: u16 = 64;
-
-/// A memory area of the PLC.
-///
-/// ```
-/// use edgepool::s7::Area;
-/// assert_eq!(Area::Db.code(), 0x84);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Area {
-    /// Process inputs (I / E, "PE").
-    Inputs,
-    /// Process outputs (Q / A, "PA").
-    Outputs,
-    /// Merkers / flags (M).
-    Merkers,
-    /// Data blocks (DB); the item's `db` says which.
-    Db,
-    /// Counters (C / Z): 2 bytes each.
-    Counters,
-    /// Timers (T): 2 bytes each.
-    Timers,
-}
-
-impl Area {
-    /// The area code on the wire.
-    ///
-    /// ```
-    /// use edgepool::s7::Area;
-    /// assert_eq!(Area::Inputs.code(), 0x81);
-    /// assert_eq!(Area::Timers.code(), 0x1d);
-    /// ```
-    pub fn code(self) -> u8 {
-        match self {
-            Area::Inputs => 0x81,
-            Area::Outputs => 0x82,
-            Area::Merkers => 0x83,
-            Area::Db => 0x84,
-            Area::Counters => 0x1c,
-            Area::Timers => 0x1d,
-        }
-    }
-
-    /// Bytes per element: 2 for timers and counters, 1 otherwise.
-    ///
-    /// ```
-    /// use edgepool::s7::Area;
-    /// assert_eq!(Area::Counters.element_size(), 2);
-    /// assert_eq!(Area::Merkers.element_size(), 1);
-    /// ```
-    pub fn element_size(self) -> usize {
-        match self {
-            Area::Counters | Area::Timers => 2,
-            _ => 1,
-        }
-    }
-}
-
-/// One variable to read or write: an area, a DB number (for [`Area::Db`]),
-/// a start and a length.
-///
-/// For inputs, outputs, merkers and DBs, `start` is a byte offset and `len`
-/// a number of bytes; for timers and counters both count elements (2 bytes
-/// each). A bit item (`bit: Some(0..=7)`) is one bit of byte `start`.
-///
-/// ```
-/// use edgepool::s7::{Area, Item};
-/// assert_eq!(Item::bytes(Area::Db, 5, 10, 4).to_string(), "DB5.DBB10 (4 bytes)");
-/// assert_eq!(Item::bit(Area::Merkers, 0, 3, 7).to_string(), "M3.7");
-/// assert_eq!(Item::bytes(Area::Timers, 0, 2, 3).byte_len(), 6);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Item {
-    /// The area.
-    pub area: Area,
-    /// The DB number; 0 for other areas.
-    pub db: u16,
-    /// Byte offset (or first timer/counter).
-    pub start: u32,
-    /// Bytes (or timers/counters); 1 for a bit.
-    pub len: u16,
-    /// The bit (0–7) of byte `start`, for a bit item.
-    pub bit: Option<u8>,
-}
-
-impl Item {
-    /// `len` bytes (or timers/counters) from `start`. `db` is ignored for
-    /// areas other than [`Area::Db`].
-    ///
-    /// ```
-    /// use edgepool::s7::{Area, Item};
-    /// let i = Item::bytes(Area::Merkers, 7, 0, 2);
-    /// assert_eq!(i.db, 0);
-    /// ```
-    pub fn bytes(area: Area, db: u16, start: u32, len: u16) -> Item {
-        Item {
-            area,
-            db: if area == Area::Db { db } else { 0 },
-            start,
-            len,
-            bit: None,
-        }
-    }
-
-    /// `len` bytes of data block `db` from byte `start`.
-    ///
-    /// ```
-    /// let i = edgepool::s7::Item::db(1, 0, 64);
-    /// assert_eq!(i.to_string(), "DB1.DBB0 (64 bytes)");
-    /// ```
-    pub fn db(db: u16, start: u32, len: u16) -> Item {
-        Item::bytes(Area::Db, db, start, len)
-    }
-
-    /// Bit `bit` (0–7) of byte `byte`.
-    ///
-    /// ```
-    /// use edgepool::s7::{Area, Item};
-    /// assert_eq!(Item::bit(Area::Db, 2, 4, 1).to_string(), "DB2.DBX4.1");
-    /// ```
-    pub fn bit(area: Area, db: u16, byte: u32, bit: u8) -> Item {
-        Item {
-            bit: Some(bit),
-            len: 1,
-            ..Item::bytes(area, db, byte, 1)
-        }
-    }
-
-    /// Bytes of data this item reads or writes.
-    ///
-    /// ```
-    /// use edgepool::s7::{Area, Item};
-    /// assert_eq!(Item::bit(Area::Inputs, 0, 0, 0).byte_len(), 1);
-    /// ```
-    pub fn byte_len(&self) -> usize {
-        if self.bit.is_some() {
-            1
-        } else {
-            usize::from(self.len) * self.area.element_size()
-        }
-    }
-
-    /// Checks that the item can be encoded: bit 0–7, timers and counters not
-    /// as bits, a length of at least 1, and an address within 24 bits.
-    pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |why: &str| Err(Error::Config(format!("S7 item {self}: {why}")));
-        match self.bit {
-            Some(b) if b > 7 => return bad("bit must be 0 to 7"),
-            Some(_) if self.area.element_size() == 2 => {
-                return bad("timers and counters have no bits")
-            }
-            Some(_) if self.len != 1 => return bad("a bit item has length 1"),
-            _ => {}
-        }
-        if self.len == 0 {
-            return bad("length must be at least 1");
-        }
-        if self.address() > 0x00ff_ffff {
-            return bad("start is beyond the 24-bit S7 address range");
-        }
-        Ok(())
-    }
-
-    fn transport_size(&self) -> u8 {
-        match (self.bit, self.area) {
-            (Some(_), _) => 0x01,
-            (None, Area::Timers) => 0x1d,
-            (None, Area::Counters) => 0x1c,
-            (None, _) => 0x02,
-        }
-    }
-
-    /// The 24-bit address: bit address for bytes and bits, element number
-    /// for timers and counters.
-    fn address(&self) -> u64 {
-        match (self.bit, self.area.element_size()) {
-            (_, 2) => u64::from(self.start),
-            (Some(b), _) => u64::from(self.start) * 8 + u64::from(b),
-            (None, _) => u64::from(self.start) * 8,
-        }
-    }
-
-    fn encode_spec(&self, out: &mut Vec<u8>) {
-        let addr = u32::try_from(self.address() & 0x00ff_ffff).unwrap_or(0);
-        let [_, a0, a1, a2] = addr.to_be_bytes();
-        let [l0, l1] = self.len.to_be_bytes();
-        let [d0, d1] = self.db.to_be_bytes();
-        out.extend_from_slice(&[
-            0x12,
-            0x0a,
-            0x10,
-            self.transport_size(),
-            l0,
-            l1,
-            d0,
-            d1,
-            self.area.code(),
-            a0,
-            a1,
-            a2,
-        ]);
-    }
-}
-
-impl fmt::Display for Item {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (prefix, byte) = match self.area {
-            Area::Inputs => ("I", "IB"),
-            Area::Outputs => ("Q", "QB"),
-            Area::Merkers => ("M", "MB"),
-            Area::Db => ("", ""),
-            Area::Timers => return plural(f, "T", self.start, self.len, "timer"),
-            Area::Counters => return plural(f, "C", self.start, self.len, "counter"),
-        };
-        match (self.area, self.bit) {
-            (Area::Db, Some(b)) => write!(f, "DB{}.DBX{}.{b}", self.db, self.start),
-            (Area::Db, None) => {
-                write!(f, "DB{}.DBB{}", self.db, self.start)?;
-                plural_suffix(f, self.len, "byte")
-            }
-            (_, Some(b)) => write!(f, "{prefix}{}.{b}", self.start),
-            (_, None) => {
-                write!(f, "{byte}{}", self.start)?;
-                plural_suffix(f, self.len, "byte")
-            }
-        }
-    }
-}
-
-fn plural(f: &mut fmt::Formatter<'_>, p: &str, start: u32, n: u16, what: &str) -> fmt::Result {
-    write!(f, "{p}{start}")?;
-    plural_suffix(f, n, what)
-}
-
-fn plural_suffix(f: &mut fmt::Formatter<'_>, n: u16, what: &str) -> fmt::Result {
-    let s = if n == 1 { "" } else { "s" };
-    write!(f, " ({n} {what}{s})")
-}
 
 /// What about a received S7 PDU breaks S7comm (its header does not hold
 /// together, or it answers another request), inside
@@ -368,6 +130,38 @@ pub enum PduError {
         /// The PDU size granted.
         granted: u16,
     },
+}
+
+/// The transport size of an item specification.
+fn spec_transport_size(item: &Item) -> u8 {
+    match (item.bit, item.area) {
+        (Some(_), _) => 0x01,
+        (None, Area::Timers) => 0x1d,
+        (None, Area::Counters) => 0x1c,
+        (None, _) => 0x02,
+    }
+}
+
+/// Appends the 12-byte S7ANY specification of `item`.
+fn encode_spec(item: &Item, out: &mut Vec<u8>) {
+    let addr = u32::try_from(item.address() & 0x00ff_ffff).unwrap_or(0);
+    let [_, a0, a1, a2] = addr.to_be_bytes();
+    let [l0, l1] = item.len.to_be_bytes();
+    let [d0, d1] = item.db.to_be_bytes();
+    out.extend_from_slice(&[
+        0x12,
+        0x0a,
+        0x10,
+        spec_transport_size(item),
+        l0,
+        l1,
+        d0,
+        d1,
+        item.area.code(),
+        a0,
+        a1,
+        a2,
+    ]);
 }
 
 /// A whole answer whose content is unusable: the connection stays in step.
@@ -543,7 +337,7 @@ pub fn encode_read(pdu_ref: u16, items: &[Item], out: &mut Vec<u8>) {
     header(out, JOB, pdu_ref, 2 + ITEM_SPEC * items.len(), 0);
     out.extend_from_slice(&[FN_READ, u8::try_from(items.len()).unwrap_or(u8::MAX)]);
     for item in items {
-        item.encode_spec(out);
+        encode_spec(item, out);
     }
 }
 
@@ -660,7 +454,7 @@ pub fn encode_write(pdu_ref: u16, items: &[(Item, &[u8])], out: &mut Vec<u8>) {
     header(out, JOB, pdu_ref, 2 + ITEM_SPEC * n, dlen);
     out.extend_from_slice(&[FN_WRITE, u8::try_from(n).unwrap_or(u8::MAX)]);
     for (item, _) in items {
-        item.encode_spec(out);
+        encode_spec(item, out);
     }
     for (i, (item, data)) in items.iter().enumerate() {
         let (ts, len) = match (item.bit, item.area.element_size()) {
@@ -1102,34 +896,5 @@ mod tests {
             }) => {}
             other => panic!("{other}"),
         }
-    }
-
-    #[test]
-    fn item_validation() {
-        assert!(Item::bit(Area::Db, 1, 0, 8).validate().is_err());
-        assert!(Item::db(1, 0, 0).validate().is_err());
-        assert!(Item::db(1, 0x20_0000, 1).validate().is_err());
-        assert!(Item::db(1, 0x1f_ffff, 1).validate().is_ok());
-        let mut t = Item::bytes(Area::Timers, 0, 3, 1);
-        assert!(t.validate().is_ok());
-        t.bit = Some(0);
-        assert!(t.validate().is_err());
-    }
-
-    #[test]
-    fn item_names() {
-        assert_eq!(
-            Item::bytes(Area::Inputs, 0, 0, 1).to_string(),
-            "IB0 (1 byte)"
-        );
-        assert_eq!(Item::bit(Area::Outputs, 0, 2, 5).to_string(), "Q2.5");
-        assert_eq!(
-            Item::bytes(Area::Counters, 0, 4, 2).to_string(),
-            "C4 (2 counters)"
-        );
-        assert_eq!(
-            Item::bytes(Area::Timers, 0, 0, 1).to_string(),
-            "T0 (1 timer)"
-        );
     }
 }
