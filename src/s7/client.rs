@@ -2,7 +2,8 @@
 
 use super::error::{ReturnCode, S7Error};
 use super::iso::{self, IsoError, Reassembly, Tpdu};
-use super::pdu::{self, Area, Item, Message, PduError, MAX_ITEMS};
+use super::pdu::{self, Area, Item, Message, PduError};
+use super::plan::{self, Piece};
 use super::Config;
 use crate::net::Stream;
 use crate::Probe;
@@ -348,19 +349,10 @@ impl Client {
         start: u32,
         buf: &mut [u8],
     ) -> Result<()> {
-        let elem = area.element_size();
-        if buf.len() % elem != 0 {
-            return Err(Error::Config(format!(
-                "{area:?}: {} bytes is not a whole number of 2-byte elements",
-                buf.len()
-            )));
-        }
-        let max = self.max_read_bytes(elem);
-        let mut done = 0;
-        while done < buf.len() {
-            let n = (buf.len() - done).min(max);
-            let item = chunk_item(area, db, start, done, n)?;
-            let dest = &mut buf[done..done + n];
+        let max = plan::max_read_bytes(self.pdu_size, area.element_size());
+        for chunk in plan::chunks(area, db, start, buf.len(), max)? {
+            let (range, item) = chunk?;
+            let dest = &mut buf[range];
             self.call(|c| {
                 let pdu_ref = c.begin();
                 pdu::encode_read(pdu_ref, &[item], &mut c.out);
@@ -376,7 +368,6 @@ impl Client {
                     None => Err(Error::UnexpectedAnswer("S7: empty read answer".into())),
                 }
             })?;
-            done += n;
         }
         Ok(())
     }
@@ -391,19 +382,10 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn write_area(&mut self, area: Area, db: u16, start: u32, data: &[u8]) -> Result<()> {
-        let elem = area.element_size();
-        if data.len() % elem != 0 {
-            return Err(Error::Config(format!(
-                "{area:?}: {} bytes is not a whole number of 2-byte elements",
-                data.len()
-            )));
-        }
-        let max = self.max_write_bytes(elem);
-        let mut done = 0;
-        while done < data.len() {
-            let n = (data.len() - done).min(max);
-            let item = chunk_item(area, db, start, done, n)?;
-            let chunk = &data[done..done + n];
+        let max = plan::max_write_bytes(self.pdu_size, area.element_size());
+        for chunk in plan::chunks(area, db, start, data.len(), max)? {
+            let (range, item) = chunk?;
+            let chunk = &data[range];
             self.call(|c| {
                 let pdu_ref = c.begin();
                 pdu::encode_write(pdu_ref, &[(item, chunk)], &mut c.out);
@@ -416,7 +398,6 @@ impl Client {
                     None => Err(Error::UnexpectedAnswer("S7: empty write answer".into())),
                 }
             })?;
-            done += n;
         }
         Ok(())
     }
@@ -510,25 +491,9 @@ impl Client {
         }
         let mut results: Vec<ReadResult> =
             items.iter().map(|i| Ok(vec![0; i.byte_len()])).collect();
-        let pieces = self.split(items, self.max_read_bytes(1));
-        let pdu = usize::from(self.pdu_size);
-        let mut batch: Vec<Piece> = Vec::new();
-        let mut answer_len = pdu::ACK_HEADER + 2;
-        for piece in pieces {
-            let need = pdu::read_answer_item_len(piece.item.byte_len(), false);
-            if batch.len() == MAX_ITEMS
-                || pdu::read_request_len(batch.len() + 1) > pdu
-                || answer_len + need > pdu
-            {
-                self.read_batch(&batch, &mut results)?;
-                batch.clear();
-                answer_len = pdu::ACK_HEADER + 2;
-            }
-            answer_len += need;
-            batch.push(piece);
-        }
-        if !batch.is_empty() {
-            self.read_batch(&batch, &mut results)?;
+        let pieces = plan::split(items, plan::max_read_bytes(self.pdu_size, 1));
+        for batch in plan::read_batches(&pieces, self.pdu_size) {
+            self.read_batch(&pieces[batch], &mut results)?;
         }
         Ok(results)
     }
@@ -589,26 +554,10 @@ impl Client {
             }
         }
         let plain: Vec<Item> = items.iter().map(|(i, _)| *i).collect();
-        let pieces = self.split(&plain, self.max_write_bytes(1));
+        let pieces = plan::split(&plain, plan::max_write_bytes(self.pdu_size, 1));
         let mut results: Vec<WriteResult> = vec![Ok(()); items.len()];
-        let pdu = usize::from(self.pdu_size);
-        let mut batch: Vec<Piece> = Vec::new();
-        let mut request_len = pdu::REQUEST_HEADER + 2;
-        for piece in pieces {
-            let need = pdu::ITEM_SPEC + pdu::write_data_item_len(piece.item.byte_len(), false);
-            if batch.len() == MAX_ITEMS
-                || request_len + need > pdu
-                || pdu::ACK_HEADER + 2 + batch.len() + 1 > pdu
-            {
-                self.write_batch(&batch, items, &mut results)?;
-                batch.clear();
-                request_len = pdu::REQUEST_HEADER + 2;
-            }
-            request_len += need;
-            batch.push(piece);
-        }
-        if !batch.is_empty() {
-            self.write_batch(&batch, items, &mut results)?;
+        for batch in plan::write_batches(&pieces, self.pdu_size) {
+            self.write_batch(&pieces[batch], items, &mut results)?;
         }
         Ok(results)
     }
@@ -622,9 +571,10 @@ impl Client {
         let wire: Vec<(Item, &[u8])> = batch
             .iter()
             .map(|p| {
-                let data = items.get(p.index).map_or(&[][..], |(_, d)| *d);
-                let end = (p.offset + p.item.byte_len()).min(data.len());
-                (p.item, &data[p.offset.min(end)..end])
+                (
+                    p.item,
+                    p.data(items.get(p.index).map_or(&[][..], |(_, d)| *d)),
+                )
             })
             .collect();
         self.call(|c| {
@@ -762,59 +712,6 @@ impl Client {
                 "S7: SZL 0x0011 holds no identification record".into(),
             )),
         }
-    }
-
-    // ---- planning -------------------------------------------------------
-
-    /// Most data bytes one read answer carries for a single item, a whole
-    /// number of `elem`-byte elements.
-    fn max_read_bytes(&self, elem: usize) -> usize {
-        let room = usize::from(self.pdu_size) - pdu::ACK_HEADER - 2 - 4;
-        (room - room % 2).max(elem) / elem * elem
-    }
-
-    /// Most data bytes one write request carries for a single item.
-    fn max_write_bytes(&self, elem: usize) -> usize {
-        let room = usize::from(self.pdu_size) - pdu::REQUEST_HEADER - 2 - pdu::ITEM_SPEC - 4;
-        (room - room % 2).max(elem) / elem * elem
-    }
-
-    /// Splits items into pieces of at most `max` bytes (whole elements).
-    fn split(&self, items: &[Item], max: usize) -> Vec<Piece> {
-        let mut pieces = Vec::with_capacity(items.len());
-        for (index, whole) in items.iter().enumerate() {
-            let elem = whole.area.element_size();
-            let max = (max / elem).max(1) * elem;
-            let total = whole.byte_len();
-            if whole.bit.is_some() || total <= max {
-                pieces.push(Piece {
-                    index,
-                    whole: *whole,
-                    item: *whole,
-                    offset: 0,
-                });
-                continue;
-            }
-            let mut offset = 0;
-            while offset < total {
-                let n = (total - offset).min(max);
-                let step = u32::try_from(offset / elem).unwrap_or(u32::MAX);
-                let item = Item::bytes(
-                    whole.area,
-                    whole.db,
-                    whole.start.saturating_add(step),
-                    u16::try_from(n / elem).unwrap_or(u16::MAX),
-                );
-                pieces.push(Piece {
-                    index,
-                    whole: *whole,
-                    item,
-                    offset,
-                });
-                offset += n;
-            }
-        }
-        pieces
     }
 
     // ---- transport ------------------------------------------------------
@@ -957,35 +854,6 @@ impl Client {
         self.sock_timeout = t;
         Ok(())
     }
-}
-
-/// One request item covering part (or all) of a caller's item.
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    /// Index of the caller's item.
-    index: usize,
-    /// The caller's item (named in errors).
-    whole: Item,
-    /// What goes on the wire.
-    item: Item,
-    /// Byte offset of this piece in the caller's item.
-    offset: usize,
-}
-
-fn chunk_item(area: Area, db: u16, start: u32, done: usize, n: usize) -> Result<Item> {
-    let elem = area.element_size();
-    let step = u32::try_from(done / elem).ok();
-    let len = u16::try_from(n / elem).ok();
-    let item = match (step.and_then(|s| start.checked_add(s)), len) {
-        (Some(s), Some(l)) => Item::bytes(area, db, s, l),
-        _ => {
-            return Err(Error::Config(format!(
-                "S7 {area:?} start {start} + {done} bytes is out of range"
-            )))
-        }
-    };
-    item.validate()?;
-    Ok(item)
 }
 
 fn item_error(item: Item, code: ReturnCode) -> Error {

@@ -19,6 +19,7 @@ mod error;
 pub mod iso;
 mod item;
 pub mod pdu;
+mod plan;
 
 pub use client::{Client, CpuStatus, OrderCode, ReadResult, Szl, WriteResult};
 pub use config::{Config, ConnectionType, Tsaps};
