@@ -549,13 +549,7 @@ impl Reassembly {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::s7::test_hex as hex;
 
     // Golden vectors: captured with a hex-dumping TCP proxy between
     // python-snap7 2.1.0's client and its bundled C++ Snap7 server

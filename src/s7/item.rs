@@ -47,6 +47,21 @@ impl Area {
         }
     }
 
+    /// The area with wire code `code`, if there is one.
+    #[cfg(feature = "sim")]
+    pub(crate) fn from_code(code: u8) -> Option<Area> {
+        [
+            Area::Inputs,
+            Area::Outputs,
+            Area::Merkers,
+            Area::Db,
+            Area::Counters,
+            Area::Timers,
+        ]
+        .into_iter()
+        .find(|a| a.code() == code)
+    }
+
     /// Bytes per element: 2 for timers and counters, 1 otherwise.
     ///
     /// ```

@@ -21,6 +21,15 @@ mod item;
 pub mod pdu;
 mod plan;
 
+/// Bytes from hex digits, for the golden vectors of the codec tests.
+#[cfg(test)]
+fn test_hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 pub use client::{Client, CpuStatus, OrderCode, ReadResult, Szl, WriteResult};
 pub use config::{Config, ConnectionType, Tsaps};
 pub use error::{ReturnCode, S7Error};

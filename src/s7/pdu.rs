@@ -53,14 +53,33 @@ pub const MAX_ITEMS: usize = 20;
 pub const ITEM_SPEC: usize = 12;
 
 const PROTOCOL_ID: u8 = 0x32;
-const JOB: u8 = 0x01;
+// Message types (ROSCTR).
+pub(crate) const JOB: u8 = 0x01;
 const ACK: u8 = 0x02;
 const ACK_DATA: u8 = 0x03;
-const USERDATA: u8 = 0x07;
-const FN_SETUP: u8 = 0xf0;
-const FN_READ: u8 = 0x04;
-const FN_WRITE: u8 = 0x05;
-const OK: u8 = 0xff;
+pub(crate) const USERDATA: u8 = 0x07;
+// Job functions.
+pub(crate) const FN_SETUP: u8 = 0xf0;
+pub(crate) const FN_READ: u8 = 0x04;
+pub(crate) const FN_WRITE: u8 = 0x05;
+// Userdata: the SZL function group and its "read SZL" subfunction.
+pub(crate) const GROUP_SZL: u8 = 0x04;
+pub(crate) const SUB_READ_SZL: u8 = 0x01;
+/// The return code of an item that succeeded.
+pub(crate) const RC_OK: u8 = 0xff;
+
+// Transport sizes of an S7ANY item specification.
+pub(crate) const TS_BIT: u8 = 0x01;
+pub(crate) const TS_BYTE: u8 = 0x02;
+pub(crate) const TS_COUNTER: u8 = 0x1c;
+pub(crate) const TS_TIMER: u8 = 0x1d;
+// Transport sizes of the data of a read answer or a write request.
+pub(crate) const DATA_BIT: u8 = 0x03;
+pub(crate) const DATA_BYTE: u8 = 0x04;
+pub(crate) const DATA_INT: u8 = 0x05;
+pub(crate) const DATA_DINT: u8 = 0x06;
+pub(crate) const DATA_REAL: u8 = 0x07;
+pub(crate) const DATA_OCTETS: u8 = 0x09;
 /// Smallest PDU size a PLC may grant that still carries a 1-byte read.
 pub(crate) const MIN_PDU_SIZE: u16 = 64;
 
@@ -135,10 +154,10 @@ pub enum PduError {
 /// The transport size of an item specification.
 fn spec_transport_size(item: &Item) -> u8 {
     match (item.bit, item.area) {
-        (Some(_), _) => 0x01,
-        (None, Area::Timers) => 0x1d,
-        (None, Area::Counters) => 0x1c,
-        (None, _) => 0x02,
+        (Some(_), _) => TS_BIT,
+        (None, Area::Timers) => TS_TIMER,
+        (None, Area::Counters) => TS_COUNTER,
+        (None, _) => TS_BYTE,
     }
 }
 
@@ -266,10 +285,25 @@ pub(crate) fn encode_ack_header(
     out.extend_from_slice(&[error.0, error.1]);
 }
 
-/// Server side (the S7 simulator): appends a userdata header.
+/// Server side (the S7 simulator): appends a userdata answer: the header,
+/// the 12 parameter bytes (function `group`, subfunction `sub`, sequence
+/// number `seq`, whether `more` data units follow, the `error` code), and
+/// the data: return code `rc`, transport size `ts`, length, `data`.
 #[cfg(feature = "sim")]
-pub(crate) fn encode_userdata_header(out: &mut Vec<u8>, pdu_ref: u16, plen: usize, dlen: usize) {
-    header(out, USERDATA, pdu_ref, plen, dlen);
+pub(crate) fn encode_userdata_answer(
+    out: &mut Vec<u8>,
+    pdu_ref: u16,
+    (group, sub, seq): (u8, u8, u8),
+    more: bool,
+    error: u16,
+    (rc, ts, data): (u8, u8, &[u8]),
+) {
+    let [e0, e1] = error.to_be_bytes();
+    let [l0, l1] = u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes();
+    header(out, USERDATA, pdu_ref, 12, 4 + data.len());
+    out.extend_from_slice(&[0x00, 0x01, 0x12, 0x08, 0x12, 0x80 | group, sub, seq]);
+    out.extend_from_slice(&[0x00, u8::from(more), e0, e1, rc, ts, l0, l1]);
+    out.extend_from_slice(data);
 }
 
 /// Appends a setup-communication job asking for `pdu_size` bytes (one
@@ -403,17 +437,17 @@ pub fn decode_read<'a>(m: &Message<'a>, items: &[Item]) -> Result<Vec<ItemResult
         let [rc, ts, l0, l1, rest @ ..] = d else {
             return Err(unusable(format!("read answer truncated at item {}", i + 1)));
         };
-        if *rc != OK {
+        if *rc != RC_OK {
             // Snap7 announces 4 bytes here, a real CPU 0; neither sends data.
             out.push(Err(ReturnCode::from_code(*rc)));
             d = rest;
             continue;
         }
         let len = usize::from(u16::from_be_bytes([*l0, *l1]));
-        let bytes = match ts {
-            0x03 => len.div_ceil(8),   // bit: length in bits
-            0x04 | 0x05 => len / 8,    // byte/word/dword, integer: in bits
-            0x06 | 0x07 | 0x09 => len, // dinteger, real, octet string: in bytes
+        let bytes = match *ts {
+            DATA_BIT => len.div_ceil(8),                // length in bits
+            DATA_BYTE | DATA_INT => len / 8,            // in bits
+            DATA_DINT | DATA_REAL | DATA_OCTETS => len, // in bytes
             other => return Err(unusable(format!("unknown transport size {other:#04x}"))),
         };
         if bytes != item.byte_len() {
@@ -458,9 +492,9 @@ pub fn encode_write(pdu_ref: u16, items: &[(Item, &[u8])], out: &mut Vec<u8>) {
     }
     for (i, (item, data)) in items.iter().enumerate() {
         let (ts, len) = match (item.bit, item.area.element_size()) {
-            (Some(_), _) => (0x03, data.len()),
-            (None, 2) => (0x09, data.len()),
-            (None, _) => (0x04, data.len() * 8),
+            (Some(_), _) => (DATA_BIT, data.len()),
+            (None, 2) => (DATA_OCTETS, data.len()),
+            (None, _) => (DATA_BYTE, data.len() * 8),
         };
         let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
         out.extend_from_slice(&[0x00, ts, l0, l1]);
@@ -508,7 +542,7 @@ pub fn decode_write(
     Ok(m.data
         .iter()
         .map(|&rc| match rc {
-            OK => Ok(()),
+            RC_OK => Ok(()),
             other => Err(ReturnCode::from_code(other)),
         })
         .collect())
@@ -528,7 +562,22 @@ pub fn encode_szl(pdu_ref: u16, id: u16, index: u16, out: &mut Vec<u8>) {
     let [i0, i1] = id.to_be_bytes();
     let [x0, x1] = index.to_be_bytes();
     out.extend_from_slice(&[
-        0x00, 0x01, 0x12, 0x04, 0x11, 0x44, 0x01, 0x00, OK, 0x09, 0, 4, i0, i1, x0, x1,
+        0x00,
+        0x01,
+        0x12,
+        0x04,
+        0x11,
+        0x40 | GROUP_SZL,
+        SUB_READ_SZL,
+        0x00,
+        RC_OK,
+        DATA_OCTETS,
+        0,
+        4,
+        i0,
+        i1,
+        x0,
+        x1,
     ]);
 }
 
@@ -544,7 +593,22 @@ pub fn encode_szl(pdu_ref: u16, id: u16, index: u16, out: &mut Vec<u8>) {
 pub fn encode_szl_next(pdu_ref: u16, seq: u8, out: &mut Vec<u8>) {
     header(out, USERDATA, pdu_ref, 12, 4);
     out.extend_from_slice(&[
-        0x00, 0x01, 0x12, 0x08, 0x12, 0x44, 0x01, seq, 0, 0, 0, 0, 0x0a, 0x00, 0x00, 0x00,
+        0x00,
+        0x01,
+        0x12,
+        0x08,
+        0x12,
+        0x40 | GROUP_SZL,
+        SUB_READ_SZL,
+        seq,
+        0,
+        0,
+        0,
+        0,
+        0x0a,
+        0x00,
+        0x00,
+        0x00,
     ]);
 }
 
@@ -613,7 +677,11 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
     let p = m.params;
     // 00 01 12 | length 8 | 12 | type+group 0x84 | subfunction 01 | seq |
     // data unit ref | last data unit | error code (2)
-    if p.len() < 12 || p[..3] != [0x00, 0x01, 0x12] || p[5] & 0x0f != 0x04 || p[6] != 0x01 {
+    if p.len() < 12
+        || p[..3] != [0x00, 0x01, 0x12]
+        || p[5] & 0x0f != GROUP_SZL
+        || p[6] != SUB_READ_SZL
+    {
         return Err(unusable("malformed SZL answer parameters"));
     }
     let seq = p[7];
@@ -634,7 +702,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
             Err(unusable("SZL answer without data"))
         };
     };
-    if error != 0 || *rc != OK {
+    if error != 0 || *rc != RC_OK {
         return Err(refused(*rc));
     }
     let len = usize::from(u16::from_be_bytes([*l0, *l1]));
@@ -669,13 +737,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::s7::test_hex as hex;
 
     /// The S7 payload of a captured ISO frame (skips TPKT + COTP DT).
     fn s7(frame: &str) -> Vec<u8> {
