@@ -120,7 +120,7 @@ impl Stream {
     /// shares the connect's deadline; no time left gives
     /// [`Error::Timeout`]`(phase)`. Call it before each exchange of the
     /// handshake and [`Stream::set_timeouts`] after the last.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "redis", feature = "s7")), allow(dead_code))]
     pub(crate) fn set_deadline(&self, deadline: Instant, phase: Phase) -> Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -133,7 +133,7 @@ impl Stream {
 
     /// Puts back the read and write timeouts of `opts` (after a handshake
     /// bounded by [`Stream::set_deadline`]).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "redis", feature = "s7")), allow(dead_code))]
     pub(crate) fn set_timeouts(&self, opts: &ConnectOptions) -> Result<()> {
         let tcp = self.tcp();
         tcp.set_read_timeout(opts.read_timeout)?;
