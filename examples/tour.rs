@@ -144,7 +144,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let s7_config = s7::Config::new(s7_addr.clone())
         .connect_timeout(REQUEST_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT);
+        .read_timeout(REQUEST_TIMEOUT)
+        .write_timeout(REQUEST_TIMEOUT);
     let s7_pool = builder(opts.threads).build(s7::Manager::new(s7_config))?;
     let set_targets: Vec<String> = if set_sims.is_empty() {
         vec![snmp_target.clone()]

@@ -77,11 +77,60 @@ pub enum ProtocolError {
     /// A fault no codec enum names, in words.
     #[error("{0}")]
     Other(String),
+    /// The ISO-on-TCP framing (TPKT, COTP) of an S7 connection broke.
+    #[cfg(feature = "s7")]
+    #[error("ISO-on-TCP: {0}")]
+    Iso(crate::s7::IsoError),
+    /// An S7 PDU that does not hold together, or answers another request.
+    #[cfg(feature = "s7")]
+    #[error("S7: {0}")]
+    S7Pdu(crate::s7::PduError),
     /// A tunnel pool's wire format: the connection ID.
     #[cfg(feature = "tunnel")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tunnel")))]
-    #[error("{0}")]
-    Tunnel(#[from] crate::tunnel::WireError),
+    #[error("tunnel: {0}")]
+    Tunnel(crate::tunnel::WireError),
+}
+
+#[cfg(feature = "tunnel")]
+impl From<crate::tunnel::WireError> for ProtocolError {
+    fn from(e: crate::tunnel::WireError) -> Self {
+        ProtocolError::Tunnel(e)
+    }
+}
+
+#[cfg(feature = "tunnel")]
+impl From<crate::tunnel::WireError> for Error {
+    fn from(e: crate::tunnel::WireError) -> Self {
+        Error::Protocol(ProtocolError::Tunnel(e))
+    }
+}
+
+#[cfg(feature = "s7")]
+impl From<crate::s7::IsoError> for ProtocolError {
+    fn from(e: crate::s7::IsoError) -> Self {
+        ProtocolError::Iso(e)
+    }
+}
+
+#[cfg(feature = "s7")]
+impl From<crate::s7::IsoError> for Error {
+    fn from(e: crate::s7::IsoError) -> Self {
+        Error::Protocol(ProtocolError::Iso(e))
+    }
+}
+
+#[cfg(feature = "s7")]
+impl From<crate::s7::PduError> for ProtocolError {
+    fn from(e: crate::s7::PduError) -> Self {
+        ProtocolError::S7Pdu(e)
+    }
+}
+
+#[cfg(feature = "s7")]
+impl From<crate::s7::PduError> for Error {
+    fn from(e: crate::s7::PduError) -> Self {
+        Error::Protocol(ProtocolError::S7Pdu(e))
+    }
 }
 
 impl From<String> for ProtocolError {

@@ -636,7 +636,10 @@ fn s7_under_faults() {
                 .health_check_interval(Some(PROBE))
                 .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
                 .build(s7::Manager::new(
-                    s7::Config::new(addr).connect_timeout(CONNECT).timeout(IO),
+                    s7::Config::new(addr)
+                        .connect_timeout(CONNECT)
+                        .read_timeout(IO)
+                        .write_timeout(IO),
                 ))
                 .expect("pool")
         };

@@ -7,8 +7,10 @@
 mod common;
 use common::{eventually_within, s7_bytes, S7Server};
 
-use edgepool::s7::{Area, Client, Config, CpuStatus, Item, Manager, ReturnCode, S7Error};
-use edgepool::{Error, Phase, Pool, Probe};
+use edgepool::s7::{
+    Area, Client, Config, CpuStatus, IsoError, Item, Manager, PduError, ReturnCode, S7Error,
+};
+use edgepool::{Error, Phase, Pool, Probe, ProtocolError};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
@@ -17,7 +19,8 @@ use std::time::{Duration, Instant};
 fn quick(addr: &str) -> Config {
     Config::new(addr)
         .connect_timeout(Duration::from_millis(1000))
-        .timeout(Duration::from_millis(1000))
+        .read_timeout(Duration::from_millis(1000))
+        .write_timeout(Duration::from_millis(1000))
 }
 
 fn connect(server: &S7Server) -> Client {
@@ -456,7 +459,7 @@ fn a_silent_peer_cannot_block_connect() {
     let err = Client::connect(
         &Config::new(&addr)
             .connect_timeout(Duration::from_millis(300))
-            .timeout(Duration::from_secs(5)),
+            .read_timeout(Duration::from_secs(5)),
     )
     .unwrap_err();
     let took = start.elapsed();
@@ -471,7 +474,7 @@ fn a_peer_that_stops_answering_times_out_and_breaks_the_client() {
         let _ = read_frame(&mut s);
         thread::sleep(Duration::from_millis(800));
     });
-    let mut plc = Client::connect(&quick(&addr).timeout(Duration::from_millis(200))).unwrap();
+    let mut plc = Client::connect(&quick(&addr).read_timeout(Duration::from_millis(200))).unwrap();
     let start = Instant::now();
     let err = plc.read_db(1, 0, 4).unwrap_err();
     assert!(matches!(err, Error::Timeout(Phase::Read)), "{err}");
@@ -498,7 +501,13 @@ fn a_malformed_answer_breaks_the_client() {
     });
     let mut plc = Client::connect(&quick(&addr)).unwrap();
     let err = plc.read_db(1, 0, 4).unwrap_err();
-    assert!(matches!(err, Error::Protocol(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::S7Pdu(PduError::Lengths { data: 200, .. }))
+        ),
+        "{err}"
+    );
     assert!(plc.is_broken());
     drop(plc);
     peer.join().unwrap();
@@ -515,7 +524,13 @@ fn an_oversized_frame_is_refused_before_it_arrives() {
     let mut plc = Client::connect(&quick(&addr)).unwrap();
     let err = plc.read_db(1, 0, 4).unwrap_err();
     assert!(
-        matches!(&err, Error::Protocol(m) if m.to_string().contains("exceeds")),
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::Iso(IsoError::FrameTooLong {
+                len: 60_000,
+                ..
+            }))
+        ),
         "{err}"
     );
     assert!(plc.is_broken());
@@ -640,11 +655,26 @@ fn an_answer_to_another_request_is_out_of_step_and_breaks_the_client() {
     let mut plc = Client::connect(&quick(&addr)).unwrap();
     let err = plc.read_db(1, 0, 4).unwrap_err();
     assert!(
-        matches!(&err, Error::Protocol(m) if m.to_string().contains("while waiting")),
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::S7Pdu(PduError::WrongReference { .. }))
+        ),
         "{err}"
     );
     assert!(err.is_transport());
     assert!(plc.is_broken());
     drop(plc);
     peer.join().unwrap();
+}
+
+#[test]
+fn tls_is_a_config_error_for_s7() {
+    // S7 has no TLS: refused before any dial (nothing listens on port 9).
+    let err =
+        Client::connect(&quick("127.0.0.1:9").tls(edgepool::net::TlsMode::Insecure)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("S7 has no TLS")),
+        "{err}"
+    );
+    assert!(err.is_permanent());
 }

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 fn config(sim: &S7Sim) -> Config {
     Config::new(sim.addr().to_string())
         .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_millis(500))
+        .write_timeout(Duration::from_millis(500))
 }
 
 fn pool(sim: &S7Sim, max_size: u32) -> Pool<Manager> {
@@ -430,8 +431,12 @@ fn rack_slot_policy() {
     assert!(Client::connect(&config(&sim).tsaps(0x1000, 0x0302)).is_ok());
     for wrong in [config(&sim).slot(1), config(&sim).rack(1).slot(2)] {
         match Client::connect(&wrong) {
-            Err(Error::S7(S7Error::ConnectionRefused { remote_tsap, .. })) => {
-                assert_eq!(remote_tsap, wrong.remote_tsap())
+            Err(Error::S7(S7Error::ConnectionRefused {
+                remote_tsap,
+                reason,
+            })) => {
+                assert_eq!(remote_tsap, wrong.remote_tsap());
+                assert_eq!(reason, "disconnect request (DR) from the peer, reason 0x03");
             }
             other => panic!("{other:?}"),
         }

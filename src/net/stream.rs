@@ -46,7 +46,7 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// Connects to `addr` (`"host:port"`) with [`connect`], then, unless
+    /// Connects to `addr` (`"host:port"`) with [`connect`](super::connect), then, unless
     /// `opts.tls` is [`TlsMode::Off`], runs the TLS handshake.
     ///
     /// The TCP connect and the whole TLS handshake share one deadline,
@@ -119,7 +119,7 @@ impl Stream {
     /// shares the connect's deadline; no time left gives
     /// [`Error::Timeout`]`(phase)`. Call it before each exchange of the
     /// handshake and [`Stream::set_timeouts`] after the last.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "redis", feature = "s7")), allow(dead_code))]
     pub(crate) fn set_deadline(&self, deadline: Instant, phase: Phase) -> Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -132,7 +132,7 @@ impl Stream {
 
     /// Puts back the read and write timeouts of `opts` (after a handshake
     /// bounded by [`Stream::set_deadline`]).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "redis", feature = "s7")), allow(dead_code))]
     pub(crate) fn set_timeouts(&self, opts: &ConnectOptions) -> Result<()> {
         let tcp = self.tcp();
         tcp.set_read_timeout(opts.read_timeout)?;

@@ -1,12 +1,13 @@
 //! [`Client`]: one blocking ISO-on-TCP connection to an S7 PLC.
 
 use super::error::{ReturnCode, S7Error};
-use super::iso::{self, Reassembly, Tpdu};
-use super::pdu::{self, Area, Item, Message, MAX_ITEMS};
+use super::iso::{self, IsoError, Reassembly, Tpdu};
+use super::pdu::{self, Area, Item, Message, PduError};
+use super::plan::{self, Piece};
 use super::Config;
-use crate::net::{ConnectOptions, Stream};
+use crate::net::Stream;
 use crate::Probe;
-use crate::{Error, Phase, Result};
+use crate::{Error, Phase, ProtocolError, Result};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
@@ -17,8 +18,6 @@ const READ_CHUNK: usize = 4096;
 const MAX_SZL: usize = 64 * 1024;
 /// Bound on the parts of one SZL answer.
 const MAX_SZL_PARTS: usize = 1024;
-/// Smallest PDU size a PLC may grant that still carries a 1-byte read.
-const MIN_GRANTED_PDU: u16 = 64;
 
 /// What a multi-item read returns per item: its bytes or the PLC's refusal.
 ///
@@ -152,7 +151,7 @@ impl Szl {
 }
 
 /// A blocking S7 connection (ISO-on-TCP, port 102). Every call is bounded by
-/// the config's `timeout`. A PLC's refusal (an item out of range, an
+/// the config's write timeout (sending) and read timeout (the whole answer). A PLC's refusal (an item out of range, an
 /// unknown SZL) becomes [`Error::S7`] and a whole answer whose content is
 /// unusable becomes [`Error::UnexpectedAnswer`]; both leave the connection
 /// usable. An I/O error, a timeout or a stream out of step (malformed
@@ -181,9 +180,10 @@ pub struct Client {
     out: Vec<u8>,
     pdu_size: u16,
     next_ref: u16,
-    timeout: Duration,
+    /// Bound on the wait for a whole answer (`net.read_timeout`).
+    timeout: Option<Duration>,
     /// The read timeout currently set on the socket.
-    sock_timeout: Duration,
+    sock_timeout: Option<Duration>,
     broken: bool,
     /// The CPU refused SZL 0x0424 once: the probe goes to 0x0011 directly.
     no_szl_424: bool,
@@ -201,13 +201,14 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Connects: TCP, the ISO connection (COTP, with the config's TSAPs) and
-    /// the S7 setup that negotiates the PDU size, all within
-    /// `connect_timeout`.
+    /// the S7 setup that negotiates the PDU size, all by one deadline,
+    /// `net.connect_timeout` from now; the read and write timeouts of
+    /// `net` apply from then on.
     ///
-    /// Errors: [`Error::Config`] for invalid settings,
-    /// [`Error::Timeout`]`(`[`Phase::Connect`]`)` when TCP does not connect
-    /// in time, [`Error::Timeout`]`(`[`Phase::Handshake`]`)` when the PLC
-    /// accepts TCP but does not complete the ISO/S7 setup in time,
+    /// Errors: [`Error::Config`] for invalid settings (TLS among them: S7
+    /// has none), [`Error::Timeout`]`(`[`Phase::Connect`]`)` when TCP does
+    /// not connect in time, [`Error::Timeout`]`(`[`Phase::Handshake`]`)` when
+    /// the PLC accepts TCP but does not complete the ISO/S7 setup in time,
     /// [`S7Error::ConnectionRefused`] when it refuses the TSAP.
     ///
     /// ```no_run
@@ -218,12 +219,9 @@ impl Client {
     /// ```
     pub fn connect(config: &Config) -> Result<Client> {
         config.validate()?;
-        let deadline = Instant::now() + config.connect_timeout;
-        let opts = ConnectOptions::default()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(Some(config.connect_timeout))
-            .write_timeout(Some(config.connect_timeout));
-        let stream = Stream::open(&config.connect_addr()?, &opts)?;
+        let net = &config.net;
+        let deadline = Instant::now() + net.connect_timeout;
+        let stream = Stream::open_until(&config.connect_addr()?, net, deadline)?;
         let mut client = Client {
             stream,
             rx: vec![0; READ_CHUNK],
@@ -233,8 +231,8 @@ impl Client {
             out: Vec::with_capacity(usize::from(config.pdu_size) + iso::DATA_HEADER),
             pdu_size: config.pdu_size,
             next_ref: 0,
-            timeout: config.connect_timeout,
-            sock_timeout: config.connect_timeout,
+            timeout: net.read_timeout,
+            sock_timeout: net.read_timeout,
             broken: false,
             no_szl_424: false,
         };
@@ -242,43 +240,50 @@ impl Client {
             Error::Timeout(Phase::Read | Phase::Write) => Error::Timeout(Phase::Handshake),
             e => e,
         })?;
-        client.timeout = config.timeout;
-        client.set_sock_timeout(config.timeout)?;
-        client.stream.set_write_timeout(Some(config.timeout))?;
+        client.stream.set_timeouts(net)?;
+        client.sock_timeout = net.read_timeout;
         Ok(client)
+    }
+
+    /// Bounds the next handshake exchange (sending and receiving) by the
+    /// connect deadline.
+    fn bound_by(&mut self, deadline: Instant) -> Result<()> {
+        self.stream.set_deadline(deadline, Phase::Handshake)?;
+        self.sock_timeout = Some(deadline.saturating_duration_since(Instant::now()));
+        Ok(())
     }
 
     fn handshake(&mut self, config: &Config, deadline: Instant) -> Result<()> {
         let remote_tsap = config.remote_tsap();
         self.out.clear();
         iso::encode_connect_request(1, config.local_tsap(), remote_tsap, &mut self.out);
+        self.bound_by(deadline)?;
         self.send()?;
-        self.receive(deadline, true).map_err(|e| match e {
+        self.receive(Some(deadline), true).map_err(|e| match e {
             Error::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
                 Error::S7(S7Error::ConnectionRefused {
                     remote_tsap,
                     reason: "the PLC closed the connection (wrong rack/slot or TSAP?)".into(),
                 })
             }
-            Error::Protocol(crate::ProtocolError::Other(why)) if why.starts_with("refused:") => {
-                Error::S7(S7Error::ConnectionRefused {
-                    remote_tsap,
-                    reason: why.trim_start_matches("refused:").trim().to_owned(),
-                })
-            }
+            Error::Protocol(ProtocolError::Iso(
+                e @ (IsoError::Refused { .. } | IsoError::Rejected { .. }),
+            )) => Error::S7(S7Error::ConnectionRefused {
+                remote_tsap,
+                reason: e.to_string(),
+            }),
             e => e,
         })?;
         let pdu_ref = self.begin();
         pdu::encode_setup(pdu_ref, config.pdu_size, &mut self.out);
         self.finish();
+        self.bound_by(deadline)?;
         self.send()?;
-        self.receive(deadline, false)?;
+        self.receive(Some(deadline), false)?;
         let m = self.answer(pdu_ref)?;
         let granted = pdu::decode_setup(&m)?;
-        if granted < MIN_GRANTED_PDU {
-            return Err(Error::Protocol(
-                format!("S7: the PLC granted a PDU of {granted} bytes").into(),
-            ));
+        if granted < pdu::MIN_PDU_SIZE {
+            return Err(PduError::PduTooSmall { granted }.into());
         }
         self.pdu_size = granted.min(config.pdu_size);
         self.msg.set_limit(usize::from(self.pdu_size));
@@ -344,19 +349,10 @@ impl Client {
         start: u32,
         buf: &mut [u8],
     ) -> Result<()> {
-        let elem = area.element_size();
-        if buf.len() % elem != 0 {
-            return Err(Error::Config(format!(
-                "{area:?}: {} bytes is not a whole number of 2-byte elements",
-                buf.len()
-            )));
-        }
-        let max = self.max_read_bytes(elem);
-        let mut done = 0;
-        while done < buf.len() {
-            let n = (buf.len() - done).min(max);
-            let item = chunk_item(area, db, start, done, n)?;
-            let dest = &mut buf[done..done + n];
+        let max = plan::max_read_bytes(self.pdu_size, area.element_size());
+        for chunk in plan::chunks(area, db, start, buf.len(), max)? {
+            let (range, item) = chunk?;
+            let dest = &mut buf[range];
             self.call(|c| {
                 let pdu_ref = c.begin();
                 pdu::encode_read(pdu_ref, &[item], &mut c.out);
@@ -372,7 +368,6 @@ impl Client {
                     None => Err(Error::UnexpectedAnswer("S7: empty read answer".into())),
                 }
             })?;
-            done += n;
         }
         Ok(())
     }
@@ -387,19 +382,10 @@ impl Client {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn write_area(&mut self, area: Area, db: u16, start: u32, data: &[u8]) -> Result<()> {
-        let elem = area.element_size();
-        if data.len() % elem != 0 {
-            return Err(Error::Config(format!(
-                "{area:?}: {} bytes is not a whole number of 2-byte elements",
-                data.len()
-            )));
-        }
-        let max = self.max_write_bytes(elem);
-        let mut done = 0;
-        while done < data.len() {
-            let n = (data.len() - done).min(max);
-            let item = chunk_item(area, db, start, done, n)?;
-            let chunk = &data[done..done + n];
+        let max = plan::max_write_bytes(self.pdu_size, area.element_size());
+        for chunk in plan::chunks(area, db, start, data.len(), max)? {
+            let (range, item) = chunk?;
+            let chunk = &data[range];
             self.call(|c| {
                 let pdu_ref = c.begin();
                 pdu::encode_write(pdu_ref, &[(item, chunk)], &mut c.out);
@@ -412,7 +398,6 @@ impl Client {
                     None => Err(Error::UnexpectedAnswer("S7: empty write answer".into())),
                 }
             })?;
-            done += n;
         }
         Ok(())
     }
@@ -506,25 +491,9 @@ impl Client {
         }
         let mut results: Vec<ReadResult> =
             items.iter().map(|i| Ok(vec![0; i.byte_len()])).collect();
-        let pieces = self.split(items, self.max_read_bytes(1));
-        let pdu = usize::from(self.pdu_size);
-        let mut batch: Vec<Piece> = Vec::new();
-        let mut answer_len = pdu::ACK_HEADER + 2;
-        for piece in pieces {
-            let need = pdu::read_answer_item_len(piece.item.byte_len(), false);
-            if batch.len() == MAX_ITEMS
-                || pdu::read_request_len(batch.len() + 1) > pdu
-                || answer_len + need > pdu
-            {
-                self.read_batch(&batch, &mut results)?;
-                batch.clear();
-                answer_len = pdu::ACK_HEADER + 2;
-            }
-            answer_len += need;
-            batch.push(piece);
-        }
-        if !batch.is_empty() {
-            self.read_batch(&batch, &mut results)?;
+        let pieces = plan::split(items, plan::max_read_bytes(self.pdu_size, 1));
+        for batch in plan::read_batches(&pieces, self.pdu_size) {
+            self.read_batch(&pieces[batch], &mut results)?;
         }
         Ok(results)
     }
@@ -585,26 +554,10 @@ impl Client {
             }
         }
         let plain: Vec<Item> = items.iter().map(|(i, _)| *i).collect();
-        let pieces = self.split(&plain, self.max_write_bytes(1));
+        let pieces = plan::split(&plain, plan::max_write_bytes(self.pdu_size, 1));
         let mut results: Vec<WriteResult> = vec![Ok(()); items.len()];
-        let pdu = usize::from(self.pdu_size);
-        let mut batch: Vec<Piece> = Vec::new();
-        let mut request_len = pdu::REQUEST_HEADER + 2;
-        for piece in pieces {
-            let need = pdu::ITEM_SPEC + pdu::write_data_item_len(piece.item.byte_len(), false);
-            if batch.len() == MAX_ITEMS
-                || request_len + need > pdu
-                || pdu::ACK_HEADER + 2 + batch.len() + 1 > pdu
-            {
-                self.write_batch(&batch, items, &mut results)?;
-                batch.clear();
-                request_len = pdu::REQUEST_HEADER + 2;
-            }
-            request_len += need;
-            batch.push(piece);
-        }
-        if !batch.is_empty() {
-            self.write_batch(&batch, items, &mut results)?;
+        for batch in plan::write_batches(&pieces, self.pdu_size) {
+            self.write_batch(&pieces[batch], items, &mut results)?;
         }
         Ok(results)
     }
@@ -618,9 +571,10 @@ impl Client {
         let wire: Vec<(Item, &[u8])> = batch
             .iter()
             .map(|p| {
-                let data = items.get(p.index).map_or(&[][..], |(_, d)| *d);
-                let end = (p.offset + p.item.byte_len()).min(data.len());
-                (p.item, &data[p.offset.min(end)..end])
+                (
+                    p.item,
+                    p.data(items.get(p.index).map_or(&[][..], |(_, d)| *d)),
+                )
             })
             .collect();
         self.call(|c| {
@@ -760,59 +714,6 @@ impl Client {
         }
     }
 
-    // ---- planning -------------------------------------------------------
-
-    /// Most data bytes one read answer carries for a single item, a whole
-    /// number of `elem`-byte elements.
-    fn max_read_bytes(&self, elem: usize) -> usize {
-        let room = usize::from(self.pdu_size) - pdu::ACK_HEADER - 2 - 4;
-        (room - room % 2).max(elem) / elem * elem
-    }
-
-    /// Most data bytes one write request carries for a single item.
-    fn max_write_bytes(&self, elem: usize) -> usize {
-        let room = usize::from(self.pdu_size) - pdu::REQUEST_HEADER - 2 - pdu::ITEM_SPEC - 4;
-        (room - room % 2).max(elem) / elem * elem
-    }
-
-    /// Splits items into pieces of at most `max` bytes (whole elements).
-    fn split(&self, items: &[Item], max: usize) -> Vec<Piece> {
-        let mut pieces = Vec::with_capacity(items.len());
-        for (index, whole) in items.iter().enumerate() {
-            let elem = whole.area.element_size();
-            let max = (max / elem).max(1) * elem;
-            let total = whole.byte_len();
-            if whole.bit.is_some() || total <= max {
-                pieces.push(Piece {
-                    index,
-                    whole: *whole,
-                    item: *whole,
-                    offset: 0,
-                });
-                continue;
-            }
-            let mut offset = 0;
-            while offset < total {
-                let n = (total - offset).min(max);
-                let step = u32::try_from(offset / elem).unwrap_or(u32::MAX);
-                let item = Item::bytes(
-                    whole.area,
-                    whole.db,
-                    whole.start.saturating_add(step),
-                    u16::try_from(n / elem).unwrap_or(u16::MAX),
-                );
-                pieces.push(Piece {
-                    index,
-                    whole: *whole,
-                    item,
-                    offset,
-                });
-                offset += n;
-            }
-        }
-        pieces
-    }
-
     // ---- transport ------------------------------------------------------
 
     /// Runs `f`; a transport or protocol error marks the connection broken.
@@ -844,9 +745,11 @@ impl Client {
         iso::finish_data(&mut self.out, 0);
     }
 
+    /// Sends the request in `out` and receives its whole answer, which
+    /// must arrive within the read timeout of sending it.
     fn transact(&mut self) -> Result<()> {
-        let deadline = Instant::now() + self.timeout;
         self.send()?;
+        let deadline = self.timeout.map(|t| Instant::now() + t);
         self.receive(deadline, false)
     }
 
@@ -854,13 +757,11 @@ impl Client {
     fn answer(&self, pdu_ref: u16) -> Result<Message<'_>> {
         let m = pdu::parse(self.msg.message())?;
         if m.pdu_ref != pdu_ref {
-            return Err(Error::Protocol(
-                format!(
-                    "S7: answer for request {} while waiting for {pdu_ref}",
-                    m.pdu_ref
-                )
-                .into(),
-            ));
+            return Err(PduError::WrongReference {
+                got: m.pdu_ref,
+                want: pdu_ref,
+            }
+            .into());
         }
         Ok(m)
     }
@@ -874,8 +775,8 @@ impl Client {
     }
 
     /// Reads frames until a whole message (or, with `confirm`, a connection
-    /// confirm) arrived, by `deadline`.
-    fn receive(&mut self, deadline: Instant, confirm: bool) -> Result<()> {
+    /// confirm) arrived, by `deadline` (`None`: no bound).
+    fn receive(&mut self, deadline: Option<Instant>, confirm: bool) -> Result<()> {
         let r = self.receive_frames(deadline, confirm);
         if r.is_ok() && self.sock_timeout != self.timeout {
             self.set_sock_timeout(self.timeout)?;
@@ -883,7 +784,7 @@ impl Client {
         r
     }
 
-    fn receive_frames(&mut self, deadline: Instant, confirm: bool) -> Result<()> {
+    fn receive_frames(&mut self, deadline: Option<Instant>, confirm: bool) -> Result<()> {
         let max_frame = iso::DATA_HEADER + usize::from(self.pdu_size).max(64);
         self.msg.clear();
         loop {
@@ -901,19 +802,11 @@ impl Client {
                     }
                     (Tpdu::ConnectConfirm { .. }, true) => return Ok(()),
                     (Tpdu::Disconnect { reason }, _) => {
-                        return Err(Error::Protocol(
-                            format!("refused: ISO disconnect request, reason {reason:#04x}").into(),
-                        ))
+                        return Err(IsoError::Refused { reason }.into())
                     }
-                    (Tpdu::Error { cause }, _) => {
-                        return Err(Error::Protocol(
-                            format!("refused: ISO TPDU error, cause {cause:#04x}").into(),
-                        ))
-                    }
+                    (Tpdu::Error { cause }, _) => return Err(IsoError::Rejected { cause }.into()),
                     (other, _) => {
-                        return Err(Error::Protocol(
-                            format!("ISO-on-TCP: unexpected {other:?}").into(),
-                        ))
+                        return Err(IsoError::UnexpectedTpdu { code: other.code() }.into())
                     }
                 }
             }
@@ -925,14 +818,20 @@ impl Client {
                 self.end -= self.start;
                 self.start = 0;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Timeout(Phase::Read));
-            }
-            // Narrow the socket timeout only when the deadline is nearer
-            // than it (the usual whole-answer-in-one-read costs no syscall).
-            if left + Duration::from_millis(1) < self.sock_timeout {
-                self.set_sock_timeout(left)?;
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout(Phase::Read));
+                }
+                // Narrow the socket timeout only when the deadline is nearer
+                // than it (the usual whole-answer-in-one-read costs no
+                // syscall).
+                if self
+                    .sock_timeout
+                    .is_none_or(|t| left + Duration::from_millis(1) < t)
+                {
+                    self.set_sock_timeout(Some(left))?;
+                }
             }
             let read = self.stream.read(&mut self.rx[self.end..]);
             match read {
@@ -949,41 +848,12 @@ impl Client {
         }
     }
 
-    fn set_sock_timeout(&mut self, t: Duration) -> Result<()> {
+    fn set_sock_timeout(&mut self, t: Option<Duration>) -> Result<()> {
         self.stream
-            .set_read_timeout(Some(t.max(Duration::from_millis(1))))?;
+            .set_read_timeout(t.map(|t| t.max(Duration::from_millis(1))))?;
         self.sock_timeout = t;
         Ok(())
     }
-}
-
-/// One request item covering part (or all) of a caller's item.
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    /// Index of the caller's item.
-    index: usize,
-    /// The caller's item (named in errors).
-    whole: Item,
-    /// What goes on the wire.
-    item: Item,
-    /// Byte offset of this piece in the caller's item.
-    offset: usize,
-}
-
-fn chunk_item(area: Area, db: u16, start: u32, done: usize, n: usize) -> Result<Item> {
-    let elem = area.element_size();
-    let step = u32::try_from(done / elem).ok();
-    let len = u16::try_from(n / elem).ok();
-    let item = match (step.and_then(|s| start.checked_add(s)), len) {
-        (Some(s), Some(l)) => Item::bytes(area, db, s, l),
-        _ => {
-            return Err(Error::Config(format!(
-                "S7 {area:?} start {start} + {done} bytes is out of range"
-            )))
-        }
-    };
-    item.validate()?;
-    Ok(item)
 }
 
 fn item_error(item: Item, code: ReturnCode) -> Error {

@@ -1,5 +1,6 @@
 //! [`Config`]: where the PLC is and how to reach it.
 
+use crate::net::{ConnectOptions, TlsMode};
 use crate::{Error, Result};
 use std::time::Duration;
 
@@ -54,16 +55,29 @@ pub struct Tsaps {
     pub remote: u16,
 }
 
-/// How to reach one S7 PLC. Timeouts are always set: a PLC that stops
-/// answering cannot stall a caller.
+/// How to reach one S7 PLC: the address, rack and slot (or TSAPs), the PDU
+/// size, and the transport settings ([`ConnectOptions`], the same `net`
+/// field and setters as the tcp and redis configurations).
+///
+/// By default every timeout is set (connect 3 s, read and write 5 s): a PLC
+/// that stops answering cannot stall a caller. S7 (ISO-on-TCP, port 102)
+/// has no TLS: a `tls` other than [`TlsMode::Off`] is an
+/// [`Error::Config`](crate::Error::Config) at connect.
 ///
 /// ```
 /// use edgepool::s7::{Config, ConnectionType};
 /// use std::time::Duration;
-/// let c = Config::new("192.168.0.10:102").rack(0).slot(2).connection_type(ConnectionType::Op);
+/// let c = Config::new("192.168.0.10:102")
+///     .rack(0)
+///     .slot(2)
+///     .connection_type(ConnectionType::Op)
+///     .read_timeout(Duration::from_secs(2))
+///     .keepalive(None);
 /// assert_eq!(c.remote_tsap(), 0x0202);
 /// assert_eq!(c.pdu_size, 480);
-/// assert_eq!(c.timeout, Duration::from_secs(5));
+/// assert_eq!(c.net.read_timeout, Some(Duration::from_secs(2)));
+/// assert_eq!(c.net.write_timeout, Some(Duration::from_secs(5)));
+/// # Ok::<(), edgepool::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -83,11 +97,13 @@ pub struct Config {
     pub tsaps: Option<Tsaps>,
     /// PDU size to ask for (the PLC may grant less). Defaults to 480.
     pub pdu_size: u16,
-    /// Bound on the whole connect: TCP, ISO connection and S7 setup.
-    /// Defaults to 3 s.
-    pub connect_timeout: Duration,
-    /// Bound on one request and its answer. Defaults to 5 s.
-    pub timeout: Duration,
+    /// Transport settings. `net.connect_timeout` is one deadline over the
+    /// whole connect: TCP, the ISO (COTP) connection and the S7 setup
+    /// communication. `net.write_timeout` bounds sending each request,
+    /// `net.read_timeout` the wait for its whole answer (`None`: no bound).
+    /// Defaults to [`ConnectOptions::default()`]: connect 3 s, read and
+    /// write 5 s, keepalive on, `TCP_NODELAY`, no TLS (the only choice).
+    pub net: ConnectOptions,
 }
 
 impl Default for Config {
@@ -99,8 +115,7 @@ impl Default for Config {
             connection_type: ConnectionType::Pg,
             tsaps: None,
             pdu_size: 480,
-            connect_timeout: Duration::from_secs(3),
-            timeout: Duration::from_secs(5),
+            net: ConnectOptions::default(),
         }
     }
 }
@@ -185,28 +200,21 @@ impl Config {
         self
     }
 
-    /// Sets the connect timeout.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let c = edgepool::s7::Config::new("10.0.0.5:102").connect_timeout(Duration::from_secs(1));
-    /// assert_eq!(c.connect_timeout, Duration::from_secs(1));
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
+    crate::net::net_setters!("edgepool::s7::Config::new(\"10.0.0.5:102\")");
 
-    /// Sets the request timeout.
+    /// Sets the read and the write timeout at once (the old single request
+    /// timeout).
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// use std::time::Duration;
     /// let c = edgepool::s7::Config::new("10.0.0.5:102").timeout(Duration::from_millis(800));
-    /// assert_eq!(c.timeout, Duration::from_millis(800));
+    /// assert_eq!(c.net.read_timeout, Some(Duration::from_millis(800)));
+    /// assert_eq!(c.net.write_timeout, Some(Duration::from_millis(800)));
     /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
+    #[deprecated(since = "0.2.0", note = "use read_timeout and write_timeout")]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.read_timeout(timeout).write_timeout(timeout)
     }
 
     /// Our TSAP: the explicit one, or 0x0100.
@@ -249,15 +257,14 @@ impl Config {
                 self.pdu_size
             ));
         }
-        for (name, d) in [
-            ("connect_timeout", self.connect_timeout),
-            ("timeout", self.timeout),
-        ] {
-            if d.is_zero() {
-                return bad(format!("S7 {name} must not be zero"));
-            }
+        if self.net.tls != TlsMode::Off {
+            return bad(
+                "S7 has no TLS: ISO-on-TCP (port 102) is plain TCP, so `tls` must be \
+                 TlsMode::Off (carry it through a TLS tunnel to encrypt it)"
+                    .into(),
+            );
         }
-        Ok(())
+        self.net.validate()
     }
 }
 
@@ -295,8 +302,25 @@ mod tests {
         assert!(Config::new("h:1").pdu_size(64).validate().is_err());
         assert!(Config::new("h:1").pdu_size(9000).validate().is_err());
         assert!(Config::new("h:1")
-            .timeout(Duration::ZERO)
+            .read_timeout(Duration::ZERO)
             .validate()
             .is_err());
+        assert!(Config::new("h:1").read_timeout(None).validate().is_ok());
+        match Config::new("h:1").tls(TlsMode::Insecure).validate() {
+            Err(Error::Config(m)) => assert!(m.contains("S7 has no TLS"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_keep_the_old_timeouts() {
+        let c = Config::default();
+        assert_eq!(c.net.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.net.read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.net.write_timeout, Some(Duration::from_secs(5)));
+        assert!(c.net.nodelay && c.net.keepalive.is_some());
+        #[allow(deprecated)]
+        let c = c.timeout(Duration::from_secs(1));
+        assert_eq!(c.net.read_timeout, c.net.write_timeout);
     }
 }

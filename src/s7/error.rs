@@ -1,6 +1,6 @@
 //! Errors the PLC reports.
 
-use super::pdu::Item;
+use super::item::Item;
 use std::fmt;
 
 /// An error the PLC (or the S7 protocol layer) reports; the connection stays
@@ -112,7 +112,7 @@ impl ReturnCode {
     /// use edgepool::s7::ReturnCode;
     /// assert_eq!(ReturnCode::AccessDenied.code(), 0x03);
     /// ```
-    pub fn code(self) -> u8 {
+    pub const fn code(self) -> u8 {
         match self {
             ReturnCode::HardwareFault => 0x01,
             ReturnCode::AccessDenied => 0x03,

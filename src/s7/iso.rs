@@ -18,8 +18,6 @@
 //! # Ok::<(), edgepool::Error>(())
 //! ```
 
-use crate::{Error, Result};
-
 /// Bytes of a TPKT header (version, reserved, length).
 ///
 /// ```
@@ -101,8 +99,126 @@ pub enum Tpdu<'a> {
     },
 }
 
-fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(format!("ISO-on-TCP: {}", msg.into()).into())
+/// What about the peer's bytes broke ISO-on-TCP (TPKT framing, COTP), inside
+/// [`ProtocolError::Iso`](crate::ProtocolError::Iso): [`decode`] and
+/// [`Reassembly::push`] return it, and the client's connect reports a COTP
+/// refusal with it. Small and `Copy`, to match on.
+///
+/// ```
+/// use edgepool::s7::iso::{self, IsoError};
+/// // A TPKT header announcing 60,000 bytes where 487 are the limit.
+/// let e = iso::decode(&[3, 0, 0xea, 0x60, 2, 0xf0, 0x80], 487).unwrap_err();
+/// assert_eq!(e, IsoError::FrameTooLong { len: 60_000, max: 487 });
+/// assert_eq!(e.to_string(), "TPKT length 60000 exceeds the limit of 487");
+/// let e = edgepool::Error::from(e);
+/// assert!(e.is_transport());
+/// assert_eq!(e.to_string(), "protocol error: ISO-on-TCP: TPKT length 60000 exceeds the limit of 487");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum IsoError {
+    /// The TPKT version byte is not 3.
+    #[error("TPKT version {version}, expected 3")]
+    Version {
+        /// The version byte received.
+        version: u8,
+    },
+    /// The TPKT length is too short to hold a COTP header.
+    #[error("TPKT length {len} is too short")]
+    FrameTooShort {
+        /// The length announced.
+        len: usize,
+    },
+    /// The TPKT length is over the limit (refused before the frame is read).
+    #[error("TPKT length {len} exceeds the limit of {max}")]
+    FrameTooLong {
+        /// The length announced.
+        len: usize,
+        /// The limit: the negotiated PDU size plus the ISO headers.
+        max: usize,
+    },
+    /// The COTP header length (LI) is zero or runs past the frame.
+    #[error("COTP header length {li} does not fit a {frame}-byte frame")]
+    HeaderLength {
+        /// The length indicator received.
+        li: u8,
+        /// Bytes of the frame after the TPKT header.
+        frame: usize,
+    },
+    /// A data TPDU whose header is not the 2 bytes of class 0.
+    #[error("data TPDU header length {li}, expected 2")]
+    DataHeaderLength {
+        /// The length indicator received.
+        li: u8,
+    },
+    /// A connection request or confirm too short for its fixed part.
+    #[error("connection TPDU header too short")]
+    ConnectHeaderTooShort,
+    /// User data after a connection request or confirm.
+    #[error("user data in a connection TPDU")]
+    ConnectUserData,
+    /// A COTP parameter runs past the end of the header.
+    #[error("truncated COTP parameter")]
+    ParameterTruncated,
+    /// A TPDU size parameter that is not 2^7 to 2^13 bytes.
+    #[error("bad TPDU size parameter")]
+    TpduSize,
+    /// A TPDU type this codec does not know.
+    #[error("unknown TPDU type {code:#04x}")]
+    UnknownTpdu {
+        /// The TPDU code (high nibble of its type byte).
+        code: u8,
+    },
+    /// A known TPDU where it makes no sense (a connection confirm among data,
+    /// data before the connection confirm, a connection request from a PLC).
+    #[error("unexpected {} TPDU", tpdu_name(*code))]
+    UnexpectedTpdu {
+        /// The TPDU code: 0xe0 CR, 0xd0 CC, 0xf0 DT, …
+        code: u8,
+    },
+    /// A message reassembled from data TPDUs is over the limit.
+    #[error("a message of more than {limit} bytes (the negotiated PDU size)")]
+    MessageTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The peer sent a disconnect request (DR): it refuses or ends the
+    /// connection (on connect: usually a wrong rack/slot or TSAP).
+    #[error("disconnect request (DR) from the peer, reason {reason:#04x}")]
+    Refused {
+        /// The reason byte (ISO 8073: 0 not specified, 0x03 address unknown, 0x80 normal, …).
+        reason: u8,
+    },
+    /// The peer sent a TPDU error (ER): it could not parse what we sent.
+    #[error("TPDU error (ER) from the peer, cause {cause:#04x}")]
+    Rejected {
+        /// The reject cause.
+        cause: u8,
+    },
+}
+
+impl Tpdu<'_> {
+    /// The TPDU code on the wire: 0xe0 CR, 0xd0 CC, 0x80 DR, 0x70 ER, 0xf0 DT.
+    pub(crate) fn code(&self) -> u8 {
+        match self {
+            Tpdu::ConnectConfirm { .. } => CC,
+            Tpdu::ConnectRequest { .. } => CR,
+            Tpdu::Disconnect { .. } => DR,
+            Tpdu::Error { .. } => ER,
+            Tpdu::Data { .. } => DT,
+        }
+    }
+}
+
+fn tpdu_name(code: u8) -> &'static str {
+    match code {
+        CR => "connection request (CR)",
+        CC => "connection confirm (CC)",
+        DR => "disconnect request (DR)",
+        DT => "data (DT)",
+        ER => "TPDU error (ER)",
+        _ => "unknown",
+    }
 }
 
 /// Decodes one TPKT frame from the front of `buf`.
@@ -122,21 +238,22 @@ fn bad(msg: impl Into<String>) -> Error {
 /// assert_eq!(decode(&cc[..10], 1024)?, None);
 /// # Ok::<(), edgepool::Error>(())
 /// ```
-pub fn decode(buf: &[u8], max_frame: usize) -> Result<Option<(Tpdu<'_>, usize)>> {
+pub fn decode(buf: &[u8], max_frame: usize) -> Result<Option<(Tpdu<'_>, usize)>, IsoError> {
     let [version, _, hi, lo, ..] = *buf else {
         return Ok(None);
     };
     if version != TPKT_VERSION {
-        return Err(bad(format!("TPKT version {version}, expected 3")));
+        return Err(IsoError::Version { version });
     }
     let len = usize::from(u16::from_be_bytes([hi, lo]));
     if len < TPKT_HEADER + 2 {
-        return Err(bad(format!("TPKT length {len} is too short")));
+        return Err(IsoError::FrameTooShort { len });
     }
     if len > max_frame {
-        return Err(bad(format!(
-            "TPKT length {len} exceeds the limit of {max_frame}"
-        )));
+        return Err(IsoError::FrameTooLong {
+            len,
+            max: max_frame,
+        });
     }
     let Some(frame) = buf.get(TPKT_HEADER..len) else {
         return Ok(None);
@@ -144,17 +261,17 @@ pub fn decode(buf: &[u8], max_frame: usize) -> Result<Option<(Tpdu<'_>, usize)>>
     let li = usize::from(frame[0]);
     // The header (li bytes after the LI byte) must hold the type byte and fit.
     if li == 0 || li + 1 > frame.len() {
-        return Err(bad(format!(
-            "COTP header length {li} does not fit a {}-byte frame",
-            frame.len()
-        )));
+        return Err(IsoError::HeaderLength {
+            li: frame[0],
+            frame: frame.len(),
+        });
     }
     let header = &frame[1..=li];
     let rest = &frame[li + 1..];
     let tpdu = match header[0] & 0xf0 {
         DT => {
             if li != 2 {
-                return Err(bad(format!("data TPDU header length {li}, expected 2")));
+                return Err(IsoError::DataHeaderLength { li: frame[0] });
             }
             Tpdu::Data {
                 eot: header[1] & EOT != 0,
@@ -163,10 +280,10 @@ pub fn decode(buf: &[u8], max_frame: usize) -> Result<Option<(Tpdu<'_>, usize)>>
         }
         CC | CR => {
             if header.len() < 6 {
-                return Err(bad("connection TPDU header too short"));
+                return Err(IsoError::ConnectHeaderTooShort);
             }
             if !rest.is_empty() {
-                return Err(bad("user data in a connection TPDU"));
+                return Err(IsoError::ConnectUserData);
             }
             let src_ref = u16::from_be_bytes([header[3], header[4]]);
             let params = parse_params(&header[6..])?;
@@ -191,7 +308,7 @@ pub fn decode(buf: &[u8], max_frame: usize) -> Result<Option<(Tpdu<'_>, usize)>>
         ER => Tpdu::Error {
             cause: header.get(3).copied().unwrap_or(0),
         },
-        other => return Err(bad(format!("unexpected TPDU type {other:#04x}"))),
+        code => return Err(IsoError::UnknownTpdu { code }),
     };
     Ok(Some((tpdu, len)))
 }
@@ -203,17 +320,17 @@ struct Params {
     dst_tsap: Option<u16>,
 }
 
-fn parse_params(mut p: &[u8]) -> Result<Params> {
+fn parse_params(mut p: &[u8]) -> Result<Params, IsoError> {
     let mut out = Params::default();
     while let [code, len, rest @ ..] = p {
         let len = usize::from(*len);
         let Some(value) = rest.get(..len) else {
-            return Err(bad("COTP parameter runs past the header"));
+            return Err(IsoError::ParameterTruncated);
         };
         match (*code, value) {
             // 2^n bytes, n = 7..=13 (ISO 8073).
             (P_TPDU_SIZE, [n]) if (7..=13).contains(n) => out.tpdu_size = Some(1 << n),
-            (P_TPDU_SIZE, _) => return Err(bad("bad TPDU size parameter")),
+            (P_TPDU_SIZE, _) => return Err(IsoError::TpduSize),
             (P_SRC_TSAP, [a, b]) => out.src_tsap = Some(u16::from_be_bytes([*a, *b])),
             (P_DST_TSAP, [a, b]) => out.dst_tsap = Some(u16::from_be_bytes([*a, *b])),
             // Longer TSAPs (strings on some devices) and unknown parameters.
@@ -222,7 +339,7 @@ fn parse_params(mut p: &[u8]) -> Result<Params> {
         p = &rest[len..];
     }
     if !p.is_empty() {
-        return Err(bad("truncated COTP parameter"));
+        return Err(IsoError::ParameterTruncated);
     }
     Ok(out)
 }
@@ -389,16 +506,13 @@ impl Reassembly {
     /// assert_eq!(r.message(), b"again");
     /// # Ok::<(), edgepool::Error>(())
     /// ```
-    pub fn push(&mut self, payload: &[u8], eot: bool) -> Result<bool> {
+    pub fn push(&mut self, payload: &[u8], eot: bool) -> Result<bool, IsoError> {
         if self.done {
             self.buf.clear();
             self.done = false;
         }
         if self.buf.len() + payload.len() > self.limit {
-            return Err(bad(format!(
-                "a message of more than {} bytes (the negotiated PDU size)",
-                self.limit
-            )));
+            return Err(IsoError::MessageTooLong { limit: self.limit });
         }
         self.buf.extend_from_slice(payload);
         self.done = eot;
@@ -435,13 +549,7 @@ impl Reassembly {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::s7::test_hex as hex;
 
     // Golden vectors: captured with a hex-dumping TCP proxy between
     // python-snap7 2.1.0's client and its bundled C++ Snap7 server
@@ -507,23 +615,45 @@ mod tests {
 
     #[test]
     fn hostile_frames_are_errors() {
-        let cases: &[&[u8]] = &[
-            &[0x02, 0, 0, 7, 2, 0xf0, 0x80],                       // TPKT version
-            &[0x03, 0, 0, 5, 2],                                   // too short
-            &[0x03, 0, 0xff, 0xff],                                // over the limit
-            &[0x03, 0, 0, 7, 9, 0xf0, 0x80],                       // LI past the frame
-            &[0x03, 0, 0, 7, 0, 0xf0, 0x80],                       // LI zero
-            &[0x03, 0, 0, 8, 3, 0xf0, 0x80, 0],                    // DT with LI 3
-            &[0x03, 0, 0, 7, 2, 0x10, 0x80],                       // unknown type
-            &[0x03, 0, 0, 9, 4, 0xd0, 0, 0, 0],                    // CC too short
-            &[0x03, 0, 0, 13, 8, 0xd0, 0, 0, 0, 0, 0, 0xc1, 5],    // param past the end
-            &[0x03, 0, 0, 14, 9, 0xd0, 0, 0, 0, 0, 0, 0xc0, 1, 3], // TPDU size 2^3
+        use IsoError::*;
+        let cases: &[(&[u8], IsoError)] = &[
+            (&[0x02, 0, 0, 7, 2, 0xf0, 0x80], Version { version: 2 }),
+            (&[0x03, 0, 0, 5, 2], FrameTooShort { len: 5 }),
+            (
+                &[0x03, 0, 0xff, 0xff],
+                FrameTooLong {
+                    len: 0xffff,
+                    max: 1024,
+                },
+            ),
+            (
+                &[0x03, 0, 0, 7, 9, 0xf0, 0x80],
+                HeaderLength { li: 9, frame: 3 },
+            ),
+            (
+                &[0x03, 0, 0, 7, 0, 0xf0, 0x80],
+                HeaderLength { li: 0, frame: 3 },
+            ),
+            (
+                &[0x03, 0, 0, 8, 3, 0xf0, 0x80, 0],
+                DataHeaderLength { li: 3 },
+            ),
+            (&[0x03, 0, 0, 7, 2, 0x10, 0x80], UnknownTpdu { code: 0x10 }),
+            (&[0x03, 0, 0, 9, 4, 0xd0, 0, 0, 0], ConnectHeaderTooShort),
+            (
+                &[0x03, 0, 0, 13, 8, 0xd0, 0, 0, 0, 0, 0, 0xc1, 5],
+                ParameterTruncated,
+            ),
+            (
+                &[0x03, 0, 0, 14, 9, 0xd0, 0, 0, 0, 0, 0, 0xc0, 1, 3],
+                TpduSize,
+            ),
         ];
-        for case in cases {
-            assert!(
-                matches!(decode(case, 1024), Err(Error::Protocol(_))),
-                "{case:02x?}"
-            );
+        for (case, want) in cases {
+            assert_eq!(decode(case, 1024), Err(*want), "{case:02x?}");
+            let e = crate::Error::from(*want);
+            assert!(e.is_transport());
+            assert!(e.to_string().starts_with("protocol error: ISO-on-TCP: "));
         }
     }
 
@@ -573,7 +703,10 @@ mod tests {
     fn reassembly_limit_counts_all_fragments() {
         let mut r = Reassembly::new(5);
         assert!(!r.push(b"abc", false).unwrap());
-        assert!(r.push(b"def", true).is_err());
+        assert_eq!(
+            r.push(b"def", true),
+            Err(IsoError::MessageTooLong { limit: 5 })
+        );
         r.clear();
         assert!(r.push(b"abcde", true).unwrap());
     }

@@ -17,12 +17,25 @@ mod client;
 mod config;
 mod error;
 pub mod iso;
+mod item;
 pub mod pdu;
+mod plan;
+
+/// Bytes from hex digits, for the golden vectors of the codec tests.
+#[cfg(test)]
+fn test_hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
 
 pub use client::{Client, CpuStatus, OrderCode, ReadResult, Szl, WriteResult};
 pub use config::{Config, ConnectionType, Tsaps};
 pub use error::{ReturnCode, S7Error};
-pub use pdu::{Area, Item};
+pub use iso::IsoError;
+pub use item::{Area, Item};
+pub use pdu::PduError;
 
 use crate::Probe;
 use crate::{Error, Result};
@@ -76,12 +89,12 @@ impl crate::Manage for Manager {
     }
 
     fn connect_budget(&self) -> Option<std::time::Duration> {
-        Some(self.config.connect_timeout)
+        Some(self.config.net.connect_timeout)
     }
 
     fn connect_within(&self, budget: std::time::Duration) -> Result<Client> {
         let mut config = self.config.clone();
-        config.connect_timeout = config.connect_timeout.min(budget);
+        config.net.connect_timeout = config.net.connect_timeout.min(budget);
         Client::connect(&config)
     }
 }

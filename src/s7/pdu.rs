@@ -19,8 +19,8 @@
 //! ```
 
 use super::error::{ReturnCode, S7Error};
+pub use super::item::{Area, Item};
 use crate::{Error, Result};
-use std::fmt;
 
 /// Bytes of a job / userdata header.
 ///
@@ -53,256 +53,134 @@ pub const MAX_ITEMS: usize = 20;
 pub const ITEM_SPEC: usize = 12;
 
 const PROTOCOL_ID: u8 = 0x32;
-const JOB: u8 = 0x01;
+// Message types (ROSCTR).
+pub(crate) const JOB: u8 = 0x01;
 const ACK: u8 = 0x02;
 const ACK_DATA: u8 = 0x03;
-const USERDATA: u8 = 0x07;
-const FN_SETUP: u8 = 0xf0;
-const FN_READ: u8 = 0x04;
-const FN_WRITE: u8 = 0x05;
-const OK: u8 = 0xff;
+pub(crate) const USERDATA: u8 = 0x07;
+// Job functions.
+pub(crate) const FN_SETUP: u8 = 0xf0;
+pub(crate) const FN_READ: u8 = 0x04;
+pub(crate) const FN_WRITE: u8 = 0x05;
+// Userdata: the SZL function group and its "read SZL" subfunction.
+pub(crate) const GROUP_SZL: u8 = 0x04;
+pub(crate) const SUB_READ_SZL: u8 = 0x01;
+/// The return code of an item that succeeded.
+pub(crate) const RC_OK: u8 = 0xff;
 
-/// A memory area of the PLC.
+// Transport sizes of an S7ANY item specification.
+pub(crate) const TS_BIT: u8 = 0x01;
+pub(crate) const TS_BYTE: u8 = 0x02;
+pub(crate) const TS_COUNTER: u8 = 0x1c;
+pub(crate) const TS_TIMER: u8 = 0x1d;
+// Transport sizes of the data of a read answer or a write request.
+pub(crate) const DATA_BIT: u8 = 0x03;
+pub(crate) const DATA_BYTE: u8 = 0x04;
+pub(crate) const DATA_INT: u8 = 0x05;
+pub(crate) const DATA_DINT: u8 = 0x06;
+pub(crate) const DATA_REAL: u8 = 0x07;
+pub(crate) const DATA_OCTETS: u8 = 0x09;
+/// Smallest PDU size a PLC may grant that still carries a 1-byte read.
+pub(crate) const MIN_PDU_SIZE: u16 = 64;
+
+/// What about a received S7 PDU breaks S7comm (its header does not hold
+/// together, or it answers another request), inside
+/// [`ProtocolError::S7Pdu`](crate::ProtocolError::S7Pdu): the stream is out
+/// of step. [`parse`] returns it; a whole answer whose *content* is unusable
+/// is an [`Error::UnexpectedAnswer`] instead, and a PLC's refusal an
+/// [`Error::S7`]. Small and `Copy`, to match on.
 ///
 /// ```
-/// use edgepool::s7::Area;
-/// assert_eq!(Area::Db.code(), 0x84);
+/// use edgepool::s7::pdu::{self, PduError};
+/// // An ack-data announcing 200 bytes of data that are not there.
+/// let e = pdu::parse(&[0x32, 0x03, 0, 0, 0, 0, 0, 2, 0, 200, 0, 0, 0x04, 0x01]).unwrap_err();
+/// assert_eq!(e, PduError::Lengths { params: 2, data: 200, received: 2 });
+/// assert_eq!(
+///     edgepool::Error::from(e).to_string(),
+///     "protocol error: S7: lengths 2 + 200 do not match the 2 bytes received"
+/// );
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
-pub enum Area {
-    /// Process inputs (I / E, "PE").
-    Inputs,
-    /// Process outputs (Q / A, "PA").
-    Outputs,
-    /// Merkers / flags (M).
-    Merkers,
-    /// Data blocks (DB); the item's `db` says which.
-    Db,
-    /// Counters (C / Z): 2 bytes each.
-    Counters,
-    /// Timers (T): 2 bytes each.
-    Timers,
+pub enum PduError {
+    /// Fewer bytes than the shortest S7 header.
+    #[error("a {len}-byte PDU is too short")]
+    TooShort {
+        /// Bytes received.
+        len: usize,
+    },
+    /// The first byte is not the S7comm protocol ID 0x32.
+    #[error("protocol id {id:#04x}, expected 0x32")]
+    ProtocolId {
+        /// The byte received.
+        id: u8,
+    },
+    /// A message type (ROSCTR) other than job, ack, ack-data or userdata.
+    #[error("unknown message type {rosctr:#04x}")]
+    MessageType {
+        /// The message type received.
+        rosctr: u8,
+    },
+    /// An acknowledgement cut off inside its 12-byte header.
+    #[error("truncated acknowledgement header")]
+    TruncatedHeader,
+    /// The parameter and data lengths of the header do not add up to the
+    /// bytes that arrived.
+    #[error("lengths {params} + {data} do not match the {received} bytes received")]
+    Lengths {
+        /// The parameter length announced.
+        params: u16,
+        /// The data length announced.
+        data: u16,
+        /// Bytes after the header.
+        received: usize,
+    },
+    /// An answer whose PDU reference is not the request's.
+    #[error("answer for request {got} while waiting for {want}")]
+    WrongReference {
+        /// The reference in the answer.
+        got: u16,
+        /// The reference of the request.
+        want: u16,
+    },
+    /// Setup communication granted a PDU too small to carry a read.
+    #[error("the PLC granted a PDU of {granted} bytes (at least {MIN_PDU_SIZE} needed)")]
+    PduTooSmall {
+        /// The PDU size granted.
+        granted: u16,
+    },
 }
 
-impl Area {
-    /// The area code on the wire.
-    ///
-    /// ```
-    /// use edgepool::s7::Area;
-    /// assert_eq!(Area::Inputs.code(), 0x81);
-    /// assert_eq!(Area::Timers.code(), 0x1d);
-    /// ```
-    pub fn code(self) -> u8 {
-        match self {
-            Area::Inputs => 0x81,
-            Area::Outputs => 0x82,
-            Area::Merkers => 0x83,
-            Area::Db => 0x84,
-            Area::Counters => 0x1c,
-            Area::Timers => 0x1d,
-        }
-    }
-
-    /// Bytes per element: 2 for timers and counters, 1 otherwise.
-    ///
-    /// ```
-    /// use edgepool::s7::Area;
-    /// assert_eq!(Area::Counters.element_size(), 2);
-    /// assert_eq!(Area::Merkers.element_size(), 1);
-    /// ```
-    pub fn element_size(self) -> usize {
-        match self {
-            Area::Counters | Area::Timers => 2,
-            _ => 1,
-        }
-    }
-}
-
-/// One variable to read or write: an area, a DB number (for [`Area::Db`]),
-/// a start and a length.
-///
-/// For inputs, outputs, merkers and DBs, `start` is a byte offset and `len`
-/// a number of bytes; for timers and counters both count elements (2 bytes
-/// each). A bit item (`bit: Some(0..=7)`) is one bit of byte `start`.
-///
-/// ```
-/// use edgepool::s7::{Area, Item};
-/// assert_eq!(Item::bytes(Area::Db, 5, 10, 4).to_string(), "DB5.DBB10 (4 bytes)");
-/// assert_eq!(Item::bit(Area::Merkers, 0, 3, 7).to_string(), "M3.7");
-/// assert_eq!(Item::bytes(Area::Timers, 0, 2, 3).byte_len(), 6);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Item {
-    /// The area.
-    pub area: Area,
-    /// The DB number; 0 for other areas.
-    pub db: u16,
-    /// Byte offset (or first timer/counter).
-    pub start: u32,
-    /// Bytes (or timers/counters); 1 for a bit.
-    pub len: u16,
-    /// The bit (0–7) of byte `start`, for a bit item.
-    pub bit: Option<u8>,
-}
-
-impl Item {
-    /// `len` bytes (or timers/counters) from `start`. `db` is ignored for
-    /// areas other than [`Area::Db`].
-    ///
-    /// ```
-    /// use edgepool::s7::{Area, Item};
-    /// let i = Item::bytes(Area::Merkers, 7, 0, 2);
-    /// assert_eq!(i.db, 0);
-    /// ```
-    pub fn bytes(area: Area, db: u16, start: u32, len: u16) -> Item {
-        Item {
-            area,
-            db: if area == Area::Db { db } else { 0 },
-            start,
-            len,
-            bit: None,
-        }
-    }
-
-    /// `len` bytes of data block `db` from byte `start`.
-    ///
-    /// ```
-    /// let i = edgepool::s7::Item::db(1, 0, 64);
-    /// assert_eq!(i.to_string(), "DB1.DBB0 (64 bytes)");
-    /// ```
-    pub fn db(db: u16, start: u32, len: u16) -> Item {
-        Item::bytes(Area::Db, db, start, len)
-    }
-
-    /// Bit `bit` (0–7) of byte `byte`.
-    ///
-    /// ```
-    /// use edgepool::s7::{Area, Item};
-    /// assert_eq!(Item::bit(Area::Db, 2, 4, 1).to_string(), "DB2.DBX4.1");
-    /// ```
-    pub fn bit(area: Area, db: u16, byte: u32, bit: u8) -> Item {
-        Item {
-            bit: Some(bit),
-            len: 1,
-            ..Item::bytes(area, db, byte, 1)
-        }
-    }
-
-    /// Bytes of data this item reads or writes.
-    ///
-    /// ```
-    /// use edgepool::s7::{Area, Item};
-    /// assert_eq!(Item::bit(Area::Inputs, 0, 0, 0).byte_len(), 1);
-    /// ```
-    pub fn byte_len(&self) -> usize {
-        if self.bit.is_some() {
-            1
-        } else {
-            usize::from(self.len) * self.area.element_size()
-        }
-    }
-
-    /// Checks that the item can be encoded: bit 0–7, timers and counters not
-    /// as bits, a length of at least 1, and an address within 24 bits.
-    pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |why: &str| Err(Error::Config(format!("S7 item {self}: {why}")));
-        match self.bit {
-            Some(b) if b > 7 => return bad("bit must be 0 to 7"),
-            Some(_) if self.area.element_size() == 2 => {
-                return bad("timers and counters have no bits")
-            }
-            Some(_) if self.len != 1 => return bad("a bit item has length 1"),
-            _ => {}
-        }
-        if self.len == 0 {
-            return bad("length must be at least 1");
-        }
-        if self.address() > 0x00ff_ffff {
-            return bad("start is beyond the 24-bit S7 address range");
-        }
-        Ok(())
-    }
-
-    fn transport_size(&self) -> u8 {
-        match (self.bit, self.area) {
-            (Some(_), _) => 0x01,
-            (None, Area::Timers) => 0x1d,
-            (None, Area::Counters) => 0x1c,
-            (None, _) => 0x02,
-        }
-    }
-
-    /// The 24-bit address: bit address for bytes and bits, element number
-    /// for timers and counters.
-    fn address(&self) -> u64 {
-        match (self.bit, self.area.element_size()) {
-            (_, 2) => u64::from(self.start),
-            (Some(b), _) => u64::from(self.start) * 8 + u64::from(b),
-            (None, _) => u64::from(self.start) * 8,
-        }
-    }
-
-    fn encode_spec(&self, out: &mut Vec<u8>) {
-        let addr = u32::try_from(self.address() & 0x00ff_ffff).unwrap_or(0);
-        let [_, a0, a1, a2] = addr.to_be_bytes();
-        let [l0, l1] = self.len.to_be_bytes();
-        let [d0, d1] = self.db.to_be_bytes();
-        out.extend_from_slice(&[
-            0x12,
-            0x0a,
-            0x10,
-            self.transport_size(),
-            l0,
-            l1,
-            d0,
-            d1,
-            self.area.code(),
-            a0,
-            a1,
-            a2,
-        ]);
+/// The transport size of an item specification.
+fn spec_transport_size(item: &Item) -> u8 {
+    match (item.bit, item.area) {
+        (Some(_), _) => TS_BIT,
+        (None, Area::Timers) => TS_TIMER,
+        (None, Area::Counters) => TS_COUNTER,
+        (None, _) => TS_BYTE,
     }
 }
 
-impl fmt::Display for Item {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (prefix, byte) = match self.area {
-            Area::Inputs => ("I", "IB"),
-            Area::Outputs => ("Q", "QB"),
-            Area::Merkers => ("M", "MB"),
-            Area::Db => ("", ""),
-            Area::Timers => return plural(f, "T", self.start, self.len, "timer"),
-            Area::Counters => return plural(f, "C", self.start, self.len, "counter"),
-        };
-        match (self.area, self.bit) {
-            (Area::Db, Some(b)) => write!(f, "DB{}.DBX{}.{b}", self.db, self.start),
-            (Area::Db, None) => {
-                write!(f, "DB{}.DBB{}", self.db, self.start)?;
-                plural_suffix(f, self.len, "byte")
-            }
-            (_, Some(b)) => write!(f, "{prefix}{}.{b}", self.start),
-            (_, None) => {
-                write!(f, "{byte}{}", self.start)?;
-                plural_suffix(f, self.len, "byte")
-            }
-        }
-    }
-}
-
-fn plural(f: &mut fmt::Formatter<'_>, p: &str, start: u32, n: u16, what: &str) -> fmt::Result {
-    write!(f, "{p}{start}")?;
-    plural_suffix(f, n, what)
-}
-
-fn plural_suffix(f: &mut fmt::Formatter<'_>, n: u16, what: &str) -> fmt::Result {
-    let s = if n == 1 { "" } else { "s" };
-    write!(f, " ({n} {what}{s})")
-}
-
-/// A header that does not hold together: the stream is out of step.
-fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(format!("S7: {}", msg.into()).into())
+/// Appends the 12-byte S7ANY specification of `item`.
+fn encode_spec(item: &Item, out: &mut Vec<u8>) {
+    let addr = u32::try_from(item.address() & 0x00ff_ffff).unwrap_or(0);
+    let [_, a0, a1, a2] = addr.to_be_bytes();
+    let [l0, l1] = item.len.to_be_bytes();
+    let [d0, d1] = item.db.to_be_bytes();
+    out.extend_from_slice(&[
+        0x12,
+        0x0a,
+        0x10,
+        spec_transport_size(item),
+        l0,
+        l1,
+        d0,
+        d1,
+        item.area.code(),
+        a0,
+        a1,
+        a2,
+    ]);
 }
 
 /// A whole answer whose content is unusable: the connection stays in step.
@@ -340,38 +218,40 @@ pub struct Message<'a> {
 /// parameter and data lengths must add up to exactly what arrived.
 ///
 /// ```
-/// use edgepool::s7::pdu;
-/// assert!(pdu::parse(&[0x32, 0x03, 0, 0, 0, 7, 0, 9, 0, 1, 0, 0]).is_err());
+/// use edgepool::s7::pdu::{self, PduError};
+/// assert_eq!(pdu::parse(&[0x32, 0x03, 0, 0, 0, 7, 0, 9, 0, 1, 0, 0]),
+///            Err(PduError::Lengths { params: 9, data: 1, received: 0 }));
 /// ```
-pub fn parse(buf: &[u8]) -> Result<Message<'_>> {
+pub fn parse(buf: &[u8]) -> Result<Message<'_>, PduError> {
     if buf.len() < REQUEST_HEADER {
-        return Err(bad(format!("a {}-byte PDU is too short", buf.len())));
+        return Err(PduError::TooShort { len: buf.len() });
     }
     if buf[0] != PROTOCOL_ID {
-        return Err(bad(format!("protocol id {:#04x}, expected 0x32", buf[0])));
+        return Err(PduError::ProtocolId { id: buf[0] });
     }
     let rosctr = buf[1];
     let header = match rosctr {
         JOB | USERDATA => REQUEST_HEADER,
         ACK | ACK_DATA => ACK_HEADER,
-        other => return Err(bad(format!("unknown message type {other:#04x}"))),
+        rosctr => return Err(PduError::MessageType { rosctr }),
     };
     if buf.len() < header {
-        return Err(bad("truncated acknowledgement header"));
+        return Err(PduError::TruncatedHeader);
     }
     let pdu_ref = be16(buf, 4);
-    let plen = usize::from(be16(buf, 6));
-    let dlen = usize::from(be16(buf, 8));
+    let (params, data) = (be16(buf, 6), be16(buf, 8));
+    let (plen, dlen) = (usize::from(params), usize::from(data));
     let error = if header == ACK_HEADER {
         (buf[10], buf[11])
     } else {
         (0, 0)
     };
     if header + plen + dlen != buf.len() {
-        return Err(bad(format!(
-            "lengths {plen} + {dlen} do not match the {} bytes received",
-            buf.len() - header
-        )));
+        return Err(PduError::Lengths {
+            params,
+            data,
+            received: buf.len() - header,
+        });
     }
     Ok(Message {
         rosctr,
@@ -405,10 +285,25 @@ pub(crate) fn encode_ack_header(
     out.extend_from_slice(&[error.0, error.1]);
 }
 
-/// Server side (the S7 simulator): appends a userdata header.
+/// Server side (the S7 simulator): appends a userdata answer: the header,
+/// the 12 parameter bytes (function `group`, subfunction `sub`, sequence
+/// number `seq`, whether `more` data units follow, the `error` code), and
+/// the data: return code `rc`, transport size `ts`, length, `data`.
 #[cfg(feature = "sim")]
-pub(crate) fn encode_userdata_header(out: &mut Vec<u8>, pdu_ref: u16, plen: usize, dlen: usize) {
-    header(out, USERDATA, pdu_ref, plen, dlen);
+pub(crate) fn encode_userdata_answer(
+    out: &mut Vec<u8>,
+    pdu_ref: u16,
+    (group, sub, seq): (u8, u8, u8),
+    more: bool,
+    error: u16,
+    (rc, ts, data): (u8, u8, &[u8]),
+) {
+    let [e0, e1] = error.to_be_bytes();
+    let [l0, l1] = u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes();
+    header(out, USERDATA, pdu_ref, 12, 4 + data.len());
+    out.extend_from_slice(&[0x00, 0x01, 0x12, 0x08, 0x12, 0x80 | group, sub, seq]);
+    out.extend_from_slice(&[0x00, u8::from(more), e0, e1, rc, ts, l0, l1]);
+    out.extend_from_slice(data);
 }
 
 /// Appends a setup-communication job asking for `pdu_size` bytes (one
@@ -476,7 +371,7 @@ pub fn encode_read(pdu_ref: u16, items: &[Item], out: &mut Vec<u8>) {
     header(out, JOB, pdu_ref, 2 + ITEM_SPEC * items.len(), 0);
     out.extend_from_slice(&[FN_READ, u8::try_from(items.len()).unwrap_or(u8::MAX)]);
     for item in items {
-        item.encode_spec(out);
+        encode_spec(item, out);
     }
 }
 
@@ -542,17 +437,17 @@ pub fn decode_read<'a>(m: &Message<'a>, items: &[Item]) -> Result<Vec<ItemResult
         let [rc, ts, l0, l1, rest @ ..] = d else {
             return Err(unusable(format!("read answer truncated at item {}", i + 1)));
         };
-        if *rc != OK {
+        if *rc != RC_OK {
             // Snap7 announces 4 bytes here, a real CPU 0; neither sends data.
             out.push(Err(ReturnCode::from_code(*rc)));
             d = rest;
             continue;
         }
         let len = usize::from(u16::from_be_bytes([*l0, *l1]));
-        let bytes = match ts {
-            0x03 => len.div_ceil(8),   // bit: length in bits
-            0x04 | 0x05 => len / 8,    // byte/word/dword, integer: in bits
-            0x06 | 0x07 | 0x09 => len, // dinteger, real, octet string: in bytes
+        let bytes = match *ts {
+            DATA_BIT => len.div_ceil(8),                // length in bits
+            DATA_BYTE | DATA_INT => len / 8,            // in bits
+            DATA_DINT | DATA_REAL | DATA_OCTETS => len, // in bytes
             other => return Err(unusable(format!("unknown transport size {other:#04x}"))),
         };
         if bytes != item.byte_len() {
@@ -593,13 +488,13 @@ pub fn encode_write(pdu_ref: u16, items: &[(Item, &[u8])], out: &mut Vec<u8>) {
     header(out, JOB, pdu_ref, 2 + ITEM_SPEC * n, dlen);
     out.extend_from_slice(&[FN_WRITE, u8::try_from(n).unwrap_or(u8::MAX)]);
     for (item, _) in items {
-        item.encode_spec(out);
+        encode_spec(item, out);
     }
     for (i, (item, data)) in items.iter().enumerate() {
         let (ts, len) = match (item.bit, item.area.element_size()) {
-            (Some(_), _) => (0x03, data.len()),
-            (None, 2) => (0x09, data.len()),
-            (None, _) => (0x04, data.len() * 8),
+            (Some(_), _) => (DATA_BIT, data.len()),
+            (None, 2) => (DATA_OCTETS, data.len()),
+            (None, _) => (DATA_BYTE, data.len() * 8),
         };
         let [l0, l1] = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
         out.extend_from_slice(&[0x00, ts, l0, l1]);
@@ -647,7 +542,7 @@ pub fn decode_write(
     Ok(m.data
         .iter()
         .map(|&rc| match rc {
-            OK => Ok(()),
+            RC_OK => Ok(()),
             other => Err(ReturnCode::from_code(other)),
         })
         .collect())
@@ -667,7 +562,22 @@ pub fn encode_szl(pdu_ref: u16, id: u16, index: u16, out: &mut Vec<u8>) {
     let [i0, i1] = id.to_be_bytes();
     let [x0, x1] = index.to_be_bytes();
     out.extend_from_slice(&[
-        0x00, 0x01, 0x12, 0x04, 0x11, 0x44, 0x01, 0x00, OK, 0x09, 0, 4, i0, i1, x0, x1,
+        0x00,
+        0x01,
+        0x12,
+        0x04,
+        0x11,
+        0x40 | GROUP_SZL,
+        SUB_READ_SZL,
+        0x00,
+        RC_OK,
+        DATA_OCTETS,
+        0,
+        4,
+        i0,
+        i1,
+        x0,
+        x1,
     ]);
 }
 
@@ -683,7 +593,22 @@ pub fn encode_szl(pdu_ref: u16, id: u16, index: u16, out: &mut Vec<u8>) {
 pub fn encode_szl_next(pdu_ref: u16, seq: u8, out: &mut Vec<u8>) {
     header(out, USERDATA, pdu_ref, 12, 4);
     out.extend_from_slice(&[
-        0x00, 0x01, 0x12, 0x08, 0x12, 0x44, 0x01, seq, 0, 0, 0, 0, 0x0a, 0x00, 0x00, 0x00,
+        0x00,
+        0x01,
+        0x12,
+        0x08,
+        0x12,
+        0x40 | GROUP_SZL,
+        SUB_READ_SZL,
+        seq,
+        0,
+        0,
+        0,
+        0,
+        0x0a,
+        0x00,
+        0x00,
+        0x00,
     ]);
 }
 
@@ -752,7 +677,11 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
     let p = m.params;
     // 00 01 12 | length 8 | 12 | type+group 0x84 | subfunction 01 | seq |
     // data unit ref | last data unit | error code (2)
-    if p.len() < 12 || p[..3] != [0x00, 0x01, 0x12] || p[5] & 0x0f != 0x04 || p[6] != 0x01 {
+    if p.len() < 12
+        || p[..3] != [0x00, 0x01, 0x12]
+        || p[5] & 0x0f != GROUP_SZL
+        || p[6] != SUB_READ_SZL
+    {
         return Err(unusable("malformed SZL answer parameters"));
     }
     let seq = p[7];
@@ -773,7 +702,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
             Err(unusable("SZL answer without data"))
         };
     };
-    if error != 0 || *rc != OK {
+    if error != 0 || *rc != RC_OK {
         return Err(refused(*rc));
     }
     let len = usize::from(u16::from_be_bytes([*l0, *l1]));
@@ -808,13 +737,7 @@ pub fn decode_szl<'a>(m: &Message<'a>, first: bool, id: u16, index: u16) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::s7::test_hex as hex;
 
     /// The S7 payload of a captured ISO frame (skips TPKT + COTP DT).
     fn s7(frame: &str) -> Vec<u8> {
@@ -945,7 +868,9 @@ mod tests {
         ] {
             let full = s7(frame);
             for cut in 0..full.len() {
-                let r = parse(&full[..cut]).and_then(|m| decode_read(&m, &items).map(drop));
+                let r = parse(&full[..cut])
+                    .map_err(Error::from)
+                    .and_then(|m| decode_read(&m, &items).map(drop));
                 assert!(r.is_err(), "cut at {cut}");
             }
         }
@@ -1033,34 +958,5 @@ mod tests {
             }) => {}
             other => panic!("{other}"),
         }
-    }
-
-    #[test]
-    fn item_validation() {
-        assert!(Item::bit(Area::Db, 1, 0, 8).validate().is_err());
-        assert!(Item::db(1, 0, 0).validate().is_err());
-        assert!(Item::db(1, 0x20_0000, 1).validate().is_err());
-        assert!(Item::db(1, 0x1f_ffff, 1).validate().is_ok());
-        let mut t = Item::bytes(Area::Timers, 0, 3, 1);
-        assert!(t.validate().is_ok());
-        t.bit = Some(0);
-        assert!(t.validate().is_err());
-    }
-
-    #[test]
-    fn item_names() {
-        assert_eq!(
-            Item::bytes(Area::Inputs, 0, 0, 1).to_string(),
-            "IB0 (1 byte)"
-        );
-        assert_eq!(Item::bit(Area::Outputs, 0, 2, 5).to_string(), "Q2.5");
-        assert_eq!(
-            Item::bytes(Area::Counters, 0, 4, 2).to_string(),
-            "C4 (2 counters)"
-        );
-        assert_eq!(
-            Item::bytes(Area::Timers, 0, 0, 1).to_string(),
-            "T0 (1 timer)"
-        );
     }
 }

@@ -12,7 +12,7 @@
 //! plc.write(Area::Db, 1, 0, &[0x12, 0x34])?; // test setup, no network
 //! let config = s7::Config::new(plc.addr().to_string())
 //!     .connect_timeout(Duration::from_secs(1))
-//!     .timeout(Duration::from_secs(1));
+//!     .read_timeout(Duration::from_secs(1));
 //! let pool = Pool::builder().max_size(2).build(s7::Manager::new(config))?;
 //! assert_eq!(pool.execute(|c| c.read_db(1, 0, 2))?, [0x12, 0x34]);
 //! pool.execute(|c| c.write_area(Area::Merkers, 0, 4, &[0xff]))?;
@@ -91,8 +91,6 @@ const MAX_FRAME: usize = 4096;
 /// S7-300 or S7-1200, 480 on an S7-400, 960 on an S7-1500).
 const MIN_PDU: u16 = 128;
 const MAX_PDU: u16 = 960;
-/// Smallest PDU size granted, whatever the client asks for.
-const MIN_GRANT: u16 = 64;
 /// Parallel jobs granted each way.
 const MAX_AMQ: u16 = 1;
 /// Largest area: what the 24-bit S7ANY bit address reaches.
@@ -108,12 +106,6 @@ const DEFAULT_PDU: u16 = 480;
 const DEFAULT_ORDER_CODE: &str = "6ES7 315-2EH14-0AB0";
 const DEFAULT_MODULE_NAME: &str = "CPU 315-2 PN/DP";
 const DEFAULT_FIRMWARE: (u8, u8, u8) = (3, 2, 6);
-
-// Area codes.
-const AREA_INPUTS: u8 = 0x81;
-const AREA_OUTPUTS: u8 = 0x82;
-const AREA_MERKERS: u8 = 0x83;
-const AREA_DB: u8 = 0x84;
 
 /// A simulated S7 CPU listening on 127.0.0.1 (a free port). Stops when
 /// dropped.
@@ -228,9 +220,7 @@ impl S7Sim {
     /// ```
     pub fn write(&self, area: Area, db: u16, start: usize, bytes: &[u8]) -> Result<()> {
         let mut memory = lock(&self.shared.memory);
-        let buf = memory
-            .get_mut(area.code(), db)
-            .ok_or_else(|| missing(area, db))?;
+        let buf = memory.get_mut(area, db).ok_or_else(|| missing(area, db))?;
         let size = buf.len();
         let range = span(area, db, start, bytes.len(), size)?;
         buf[range].copy_from_slice(bytes);
@@ -250,9 +240,7 @@ impl S7Sim {
     /// ```
     pub fn read(&self, area: Area, db: u16, start: usize, len: usize) -> Result<Vec<u8>> {
         let memory = lock(&self.shared.memory);
-        let buf = memory
-            .get(area.code(), db)
-            .ok_or_else(|| missing(area, db))?;
+        let buf = memory.get(area, db).ok_or_else(|| missing(area, db))?;
         let range = span(area, db, start, len, buf.len())?;
         Ok(buf[range].to_vec())
     }
@@ -605,23 +593,24 @@ struct Memory {
 }
 
 impl Memory {
-    /// The area with wire code `area` (and DB number `db`), if it exists.
-    fn get(&self, area: u8, db: u16) -> Option<&Vec<u8>> {
+    /// The area (and DB number `db`), if it exists: timers and counters
+    /// do not.
+    fn get(&self, area: Area, db: u16) -> Option<&Vec<u8>> {
         match area {
-            AREA_INPUTS => Some(&self.inputs),
-            AREA_OUTPUTS => Some(&self.outputs),
-            AREA_MERKERS => Some(&self.merkers),
-            AREA_DB => self.dbs.get(&db),
+            Area::Inputs => Some(&self.inputs),
+            Area::Outputs => Some(&self.outputs),
+            Area::Merkers => Some(&self.merkers),
+            Area::Db => self.dbs.get(&db),
             _ => None,
         }
     }
 
-    fn get_mut(&mut self, area: u8, db: u16) -> Option<&mut Vec<u8>> {
+    fn get_mut(&mut self, area: Area, db: u16) -> Option<&mut Vec<u8>> {
         match area {
-            AREA_INPUTS => Some(&mut self.inputs),
-            AREA_OUTPUTS => Some(&mut self.outputs),
-            AREA_MERKERS => Some(&mut self.merkers),
-            AREA_DB => self.dbs.get_mut(&db),
+            Area::Inputs => Some(&mut self.inputs),
+            Area::Outputs => Some(&mut self.outputs),
+            Area::Merkers => Some(&mut self.merkers),
+            Area::Db => self.dbs.get_mut(&db),
             _ => None,
         }
     }

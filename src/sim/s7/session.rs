@@ -2,41 +2,27 @@
 //! items and the SZL records.
 
 use super::{
-    lock, Faults, Identity, S7SimBuilder, Shared, DR_ADDRESS_UNKNOWN, LOCAL_REF, MAX_AMQ,
-    MAX_FRAME, MIN_GRANT,
+    lock, Faults, Identity, S7SimBuilder, Shared, DR_ADDRESS_UNKNOWN, LOCAL_REF, MAX_AMQ, MAX_FRAME,
 };
 use crate::s7::iso::{self, Reassembly, Tpdu};
-use crate::s7::pdu::{self, Message};
+use crate::s7::pdu::{
+    self, Message, DATA_BIT, DATA_BYTE, DATA_DINT, DATA_INT, DATA_OCTETS, DATA_REAL, FN_READ,
+    FN_SETUP, FN_WRITE, GROUP_SZL, JOB, RC_OK, SUB_READ_SZL, TS_BIT, TS_BYTE, USERDATA,
+};
+use crate::s7::{Area, ReturnCode};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-// S7 message types and functions.
-const JOB: u8 = 0x01;
-const USERDATA: u8 = 0x07;
-const FN_SETUP: u8 = 0xf0;
-const FN_READ: u8 = 0x04;
-const FN_WRITE: u8 = 0x05;
-const GROUP_SZL: u8 = 0x04;
-const SUB_READ_SZL: u8 = 0x01;
-
-// Transport sizes of an item specification.
-const TS_BIT: u8 = 0x01;
-const TS_BYTE: u8 = 0x02;
+// Transport sizes of an item specification that only the server side
+// reads (the client sends bits and bytes, timers and counters).
 const TS_CHAR: u8 = 0x03;
 const TS_WORD: u8 = 0x04;
 const TS_INT: u8 = 0x05;
 const TS_DWORD: u8 = 0x06;
 const TS_DINT: u8 = 0x07;
 const TS_REAL: u8 = 0x08;
-
-// Item return codes.
-const RC_OK: u8 = 0xff;
-const RC_OUT_OF_RANGE: u8 = 0x05;
-const RC_TYPE_NOT_SUPPORTED: u8 = 0x06;
-const RC_TYPE_INCONSISTENT: u8 = 0x07;
-const RC_NO_OBJECT: u8 = 0x0a;
 
 // Error class and code of a refused job.
 const ERR_NOT_IMPLEMENTED: (u8, u8) = (0x81, 0x04);
@@ -280,7 +266,7 @@ impl<'a> Session<'a> {
         let amq = |hi, lo| u16::from_be_bytes([hi, lo]).clamp(1, MAX_AMQ).to_be_bytes();
         let granted = u16::from_be_bytes([s0, s1])
             .min(self.shared.max_pdu)
-            .max(MIN_GRANT);
+            .max(pdu::MIN_PDU_SIZE);
         self.pdu = granted;
         pdu::encode_ack_header(out, true, m.pdu_ref, 8, 0, (0, 0));
         out.extend_from_slice(&[FN_SETUP, 0]);
@@ -308,16 +294,16 @@ impl<'a> Session<'a> {
         {
             let memory = lock(&self.shared.memory);
             for (i, spec) in specs.iter().enumerate() {
-                let area = memory.get(spec.area, spec.db);
+                let area = spec.area.and_then(|a| memory.get(a, spec.db));
                 let found = spec.locate(area.map(Vec::len)).and_then(|loc| {
                     area.and_then(|a| a.get(loc.start..loc.start + loc.len))
                         .map(|bytes| (loc, bytes))
-                        .ok_or(RC_OUT_OF_RANGE)
+                        .ok_or(ReturnCode::AddressOutOfRange)
                 });
                 let (loc, bytes) = match found {
                     Ok(found) => found,
                     Err(rc) => {
-                        data.extend_from_slice(&[rc, 0, 0, 0]);
+                        data.extend_from_slice(&[rc.code(), 0, 0, 0]);
                         continue;
                     }
                 };
@@ -325,14 +311,14 @@ impl<'a> Session<'a> {
                 let bytes_len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
                 match loc.bit {
                     Some(bit) => {
-                        data.extend_from_slice(&[RC_OK, 0x03, 0, 1]);
+                        data.extend_from_slice(&[RC_OK, DATA_BIT, 0, 1]);
                         data.push(bytes.first().map_or(0, |b| (b >> bit) & 1));
                     }
                     None => {
                         let (ts, len) = match spec.ts {
-                            TS_INT | TS_DINT => (0x05, bits),
-                            TS_REAL => (0x07, bytes_len),
-                            _ => (0x04, bits),
+                            TS_INT | TS_DINT => (DATA_INT, bits),
+                            TS_REAL => (DATA_REAL, bytes_len),
+                            _ => (DATA_BYTE, bits),
                         };
                         data.extend_from_slice(&[RC_OK, ts]);
                         data.extend_from_slice(&len.to_be_bytes());
@@ -361,11 +347,11 @@ impl<'a> Session<'a> {
                 return refuse(out, m.pdu_ref, ERR_NOT_IMPLEMENTED);
             };
             let len = usize::from(u16::from_be_bytes([*l0, *l1]));
-            let bytes = match ts {
+            let bytes = match *ts {
                 // bit, byte/word/dword, int: the length counts bits
-                0x03..=0x05 => len.div_ceil(8),
+                DATA_BIT | DATA_BYTE | DATA_INT => len.div_ceil(8),
                 // dint, real, octet string: bytes
-                0x06 | 0x07 | 0x09 => len,
+                DATA_DINT | DATA_REAL | DATA_OCTETS => len,
                 _ => return refuse(out, m.pdu_ref, ERR_NOT_IMPLEMENTED),
             };
             let Some(value) = rest.get(..bytes) else {
@@ -379,10 +365,10 @@ impl<'a> Session<'a> {
         {
             let mut memory = lock(&self.shared.memory);
             for (spec, value) in specs.iter().zip(&values) {
-                let area = memory.get_mut(spec.area, spec.db);
+                let area = spec.area.and_then(|a| memory.get_mut(a, spec.db));
                 let code = match spec.locate(area.as_ref().map(|a| a.len())) {
-                    Err(rc) => rc,
-                    Ok(loc) if loc.len != value.len() => RC_TYPE_INCONSISTENT,
+                    Err(rc) => rc.code(),
+                    Ok(loc) if loc.len != value.len() => ReturnCode::DataTypeInconsistent.code(),
                     Ok(loc) => match area.and_then(|a| a.get_mut(loc.start..loc.start + loc.len)) {
                         Some(target) => {
                             match (loc.bit, target.first_mut(), value.first()) {
@@ -397,7 +383,7 @@ impl<'a> Session<'a> {
                             }
                             RC_OK
                         }
-                        None => RC_OUT_OF_RANGE,
+                        None => ReturnCode::AddressOutOfRange.code(),
                     },
                 };
                 codes.push(code);
@@ -458,25 +444,14 @@ impl<'a> Session<'a> {
             seq
         };
         let rest = bytes.split_off(n);
-        pdu::encode_userdata_header(out, pdu_ref, 12, 4 + n);
-        out.extend_from_slice(&[
-            0x00,
-            0x01,
-            0x12,
-            0x08,
-            0x12,
-            0x80 | GROUP_SZL,
-            SUB_READ_SZL,
-            seq,
-            0x00,
-            u8::from(more),
+        pdu::encode_userdata_answer(
+            out,
+            pdu_ref,
+            (GROUP_SZL, SUB_READ_SZL, seq),
+            more,
             0,
-            0,
-            RC_OK,
-            0x09,
-        ]);
-        out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
-        out.extend_from_slice(&bytes);
+            (RC_OK, DATA_OCTETS, &bytes),
+        );
         if more {
             self.szl_rest = Some((seq, rest));
         }
@@ -516,27 +491,9 @@ fn refuse(out: &mut Vec<u8>, pdu_ref: u16, error: (u8, u8)) {
 }
 
 /// A userdata answer carrying an error code and return code 0x0a.
-fn userdata_error(out: &mut Vec<u8>, pdu_ref: u16, (group, sub, seq): (u8, u8, u8), code: u16) {
-    let [e0, e1] = code.to_be_bytes();
-    pdu::encode_userdata_header(out, pdu_ref, 12, 4);
-    out.extend_from_slice(&[
-        0x00,
-        0x01,
-        0x12,
-        0x08,
-        0x12,
-        0x80 | group,
-        sub,
-        seq,
-        0,
-        0,
-        e0,
-        e1,
-        RC_NO_OBJECT,
-        0,
-        0,
-        0,
-    ]);
+fn userdata_error(out: &mut Vec<u8>, pdu_ref: u16, head: (u8, u8, u8), code: u16) {
+    let no_object = ReturnCode::ObjectDoesNotExist.code();
+    pdu::encode_userdata_answer(out, pdu_ref, head, false, code, (no_object, 0, &[]));
 }
 
 // ---- read/write items ---------------------------------------------------
@@ -547,7 +504,8 @@ struct Spec {
     ts: u8,
     count: u16,
     db: u16,
-    area: u8,
+    /// The area, `None` for a code this simulator does not know.
+    area: Option<Area>,
     /// Bit address.
     addr: u32,
 }
@@ -576,7 +534,7 @@ fn parse_specs(params: &[u8]) -> Option<Vec<Spec>> {
                 ts,
                 count: u16::from_be_bytes([c0, c1]),
                 db: u16::from_be_bytes([d0, d1]),
-                area,
+                area: Area::from_code(area),
                 addr: u32::from_be_bytes([0, a0, a1, a2]),
             }),
             _ => None,
@@ -602,24 +560,25 @@ impl Spec {
 
     /// Finds the item in an area of `size` bytes (`None`: no such area),
     /// or says which return code refuses it.
-    fn locate(&self, size: Option<usize>) -> std::result::Result<Loc, u8> {
-        let size = size.ok_or(RC_NO_OBJECT)?;
-        let element = self.element().ok_or(RC_TYPE_NOT_SUPPORTED)?;
-        let start = usize::try_from(self.addr >> 3).map_err(|_| RC_OUT_OF_RANGE)?;
+    fn locate(&self, size: Option<usize>) -> std::result::Result<Loc, ReturnCode> {
+        use ReturnCode::{AddressOutOfRange, DataTypeNotSupported, ObjectDoesNotExist};
+        let size = size.ok_or(ObjectDoesNotExist)?;
+        let element = self.element().ok_or(DataTypeNotSupported)?;
+        let start = usize::try_from(self.addr >> 3).map_err(|_| AddressOutOfRange)?;
         let (len, bit) = if self.ts == TS_BIT {
             if self.count != 1 {
-                return Err(RC_OUT_OF_RANGE);
+                return Err(AddressOutOfRange);
             }
             (1, u8::try_from(self.addr & 7).ok())
         } else {
             if self.addr & 7 != 0 || self.count == 0 {
-                return Err(RC_OUT_OF_RANGE);
+                return Err(AddressOutOfRange);
             }
             (element * usize::from(self.count), None)
         };
         match start.checked_add(len) {
             Some(end) if end <= size => Ok(Loc { start, len, bit }),
-            _ => Err(RC_OUT_OF_RANGE),
+            _ => Err(AddressOutOfRange),
         }
     }
 }
