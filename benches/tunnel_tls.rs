@@ -15,6 +15,8 @@
 //! `cargo bench --bench tunnel_tls` (about a minute); `EDGEPOOL_BENCH_ROUNDS`
 //! (default 5). Without `--bench` (as `cargo test --all-targets` runs it) it
 //! only checks that every part works, with a small stock and 1 s runs.
+//! `--serve DIR` and `--dials ADDR N fresh|pooled` run one side alone, for
+//! counting instructions per handshake under callgrind (see `dials`).
 
 mod harness;
 
@@ -32,6 +34,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--serve") {
         serve(args.get(2).map(PathBuf::from));
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--dials") {
+        dials(&args[2..]);
         return;
     }
     let bench = args.iter().any(|a| a == "--bench");
@@ -133,6 +139,42 @@ fn serve(dir: Option<PathBuf>) {
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
+}
+
+/// `--dials ADDR N fresh|pooled`: `N` TLS dials to a `--serve` child at
+/// `ADDR`, for counting instructions per dial (run it under
+/// `valgrind --tool=callgrind` with two values of `N`; the difference
+/// divided by the extra dials is the cost of one). `fresh`: a pool of one
+/// per dial, so every handshake is a full one; `pooled`: one pool of `N`,
+/// whose redials resume with the server's tickets.
+fn dials(args: &[String]) {
+    let usage = "--dials ADDR N fresh|pooled";
+    let addr = args.first().expect(usage);
+    let n: usize = args.get(1).and_then(|n| n.parse().ok()).expect(usage);
+    let builder = |capacity: usize| {
+        ClientPool::builder(addr.clone())
+            .min_capacity(capacity)
+            .max_capacity(capacity)
+            .min_interval(Duration::from_millis(1))
+            .max_interval(Duration::from_millis(1))
+            .dial_concurrency(1)
+            .tls(TlsMode::Insecure)
+    };
+    match args.get(2).map(String::as_str) {
+        Some("fresh") => {
+            for _ in 0..n {
+                let pool = builder(1).start().expect("client pool");
+                wait_full(&pool, 1);
+                pool.close();
+            }
+        }
+        Some("pooled") => {
+            let pool = builder(n).start().expect("client pool");
+            wait_full(&pool, n);
+            pool.close();
+        }
+        _ => panic!("{usage}"),
+    }
 }
 
 struct Server {
