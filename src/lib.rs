@@ -53,7 +53,8 @@
 //! ```
 //!
 //! # Features
-//! - `tls` (native-tls): TLS for TCP, Redis and tunnel streams.
+//! - `tls`: TLS for TCP and Redis streams (native-tls) and for the tunnel
+//!   pools (rustls with ring).
 //! - `snmp`, `s7`, `redis`: the protocol clients and managers.
 //! - `tunnel`: pre-warmed client/server tunnel pools with connection IDs.
 //! - `sim`: loopback simulators of a Redis server, an SNMP agent and an S7 CPU

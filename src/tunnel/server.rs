@@ -51,8 +51,8 @@ pub enum ServerTls {
     /// Plain TCP. The default.
     #[default]
     Off,
-    /// A certificate (chain) and its private key, both PEM (the key in any
-    /// form OpenSSL reads: PKCS #8, SEC1 EC or PKCS #1 RSA).
+    /// A certificate (chain) and its private key, both PEM (the key as
+    /// PKCS #8, SEC1 EC or PKCS #1 RSA).
     Pem {
         /// The certificate, then any intermediate certificates, in PEM.
         cert: Vec<u8>,
@@ -759,7 +759,7 @@ impl ServerPool {
 
     /// Live connections in stock now: first drops those the client has
     /// closed (with TLS 1.3 too: the check reads `close_notify` through
-    /// OpenSSL without consuming payload).
+    /// rustls without consuming payload).
     ///
     /// ```
     /// # use edgepool::tunnel::ServerPool;
