@@ -61,6 +61,34 @@ impl fmt::Display for Phase {
     }
 }
 
+/// How the peer broke the protocol: carried by [`Error::Protocol`], one
+/// variant per codec.
+///
+/// ```
+/// use edgepool::{Error, ProtocolError};
+/// let e = Error::Protocol(ProtocolError::Other("answer for request 7 while waiting for 8".into()));
+/// assert_eq!(e.to_string(), "protocol error: answer for request 7 while waiting for 8");
+/// assert!(e.is_transport());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A malformed SNMP datagram (BER, v1/v2c or SNMPv3 framing).
+    #[cfg(feature = "snmp")]
+    #[error("SNMP: {0}")]
+    Ber(crate::snmp::BerError),
+    /// Any other codec's complaint, in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+#[cfg(feature = "snmp")]
+impl From<crate::snmp::BerError> for Error {
+    fn from(e: crate::snmp::BerError) -> Error {
+        Error::Protocol(ProtocolError::Ber(e))
+    }
+}
+
 /// Everything that can go wrong in edgepool.
 ///
 /// [`Error::is_transport`] tells whether the connection that produced the error
@@ -123,7 +151,7 @@ pub enum Error {
     /// large, an answer to another request): the stream is out of step, so
     /// the connection is discarded.
     #[error("protocol error: {0}")]
-    Protocol(String),
+    Protocol(ProtocolError),
     /// The peer's answer was whole and in step, but its content is not what
     /// edgepool can use (a record too short, an empty answer, a value of the
     /// wrong kind). The connection stays usable.
@@ -179,9 +207,10 @@ impl Error {
     /// [`Error::UnexpectedAnswer`]) keep them.
     ///
     /// ```
-    /// use edgepool::{Error, Phase};
+    /// use edgepool::{Error, Phase, ProtocolError};
     /// assert!(Error::Timeout(Phase::Read).is_transport());
-    /// assert!(Error::Protocol("answer for request 7 while waiting for 8".into()).is_transport());
+    /// let late = ProtocolError::Other("answer for request 7 while waiting for 8".into());
+    /// assert!(Error::Protocol(late).is_transport());
     /// assert!(!Error::UnexpectedAnswer("empty read answer".into()).is_transport());
     /// assert!(!Error::Closed.is_transport());
     /// ```

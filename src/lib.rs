@@ -95,7 +95,7 @@ pub mod tcp;
 #[cfg_attr(docsrs, doc(cfg(feature = "tunnel")))]
 pub mod tunnel;
 
-pub use error::{Error, Phase, Result};
+pub use error::{Error, Phase, ProtocolError, Result};
 pub use manage::{AnyManager, Manage, Probe};
 pub use pool::{
     set_worker_threads, HealthReport, Pool, PoolBuilder, PoolSet, PooledConnection, RetryPolicy,

@@ -515,7 +515,7 @@ fn an_oversized_frame_is_refused_before_it_arrives() {
     let mut plc = Client::connect(&quick(&addr)).unwrap();
     let err = plc.read_db(1, 0, 4).unwrap_err();
     assert!(
-        matches!(&err, Error::Protocol(m) if m.contains("exceeds")),
+        matches!(&err, Error::Protocol(edgepool::ProtocolError::Other(m)) if m.contains("exceeds")),
         "{err}"
     );
     assert!(plc.is_broken());
@@ -640,7 +640,7 @@ fn an_answer_to_another_request_is_out_of_step_and_breaks_the_client() {
     let mut plc = Client::connect(&quick(&addr)).unwrap();
     let err = plc.read_db(1, 0, 4).unwrap_err();
     assert!(
-        matches!(&err, Error::Protocol(m) if m.contains("while waiting")),
+        matches!(&err, Error::Protocol(edgepool::ProtocolError::Other(m)) if m.contains("while waiting")),
         "{err}"
     );
     assert!(err.is_transport());

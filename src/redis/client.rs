@@ -180,9 +180,9 @@ impl Client {
                 Value::Simple(ok) if ok == "OK" => {}
                 other => {
                     self.broken = true;
-                    return Err(Error::Protocol(format!(
+                    return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                         "unexpected reply to {step}: {other:?}"
-                    )));
+                    ))));
                 }
             }
         }

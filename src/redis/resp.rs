@@ -175,7 +175,7 @@ pub fn decode(buf: &[u8], limits: &Limits) -> Result<Option<(Value, usize)>> {
 const MAX_LINE: usize = 64 * 1024;
 
 fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(msg.into())
+    Error::Protocol(crate::ProtocolError::Other(msg.into()))
 }
 
 /// Finds the line starting at `*pos` (after the type byte); returns it without

@@ -260,7 +260,7 @@ impl Client {
                     reason: "the PLC closed the connection (wrong rack/slot or TSAP?)".into(),
                 })
             }
-            Error::Protocol(why) if why.starts_with("refused:") => {
+            Error::Protocol(crate::ProtocolError::Other(why)) if why.starts_with("refused:") => {
                 Error::S7(S7Error::ConnectionRefused {
                     remote_tsap,
                     reason: why.trim_start_matches("refused:").trim().to_owned(),
@@ -276,9 +276,9 @@ impl Client {
         let m = self.answer(pdu_ref)?;
         let granted = pdu::decode_setup(&m)?;
         if granted < MIN_GRANTED_PDU {
-            return Err(Error::Protocol(format!(
+            return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                 "S7: the PLC granted a PDU of {granted} bytes"
-            )));
+            ))));
         }
         self.pdu_size = granted.min(config.pdu_size);
         self.msg.set_limit(usize::from(self.pdu_size));
@@ -854,10 +854,10 @@ impl Client {
     fn answer(&self, pdu_ref: u16) -> Result<Message<'_>> {
         let m = pdu::parse(self.msg.message())?;
         if m.pdu_ref != pdu_ref {
-            return Err(Error::Protocol(format!(
+            return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                 "S7: answer for request {} while waiting for {pdu_ref}",
                 m.pdu_ref
-            )));
+            ))));
         }
         Ok(m)
     }
@@ -898,17 +898,19 @@ impl Client {
                     }
                     (Tpdu::ConnectConfirm { .. }, true) => return Ok(()),
                     (Tpdu::Disconnect { reason }, _) => {
-                        return Err(Error::Protocol(format!(
+                        return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                             "refused: ISO disconnect request, reason {reason:#04x}"
-                        )))
+                        ))))
                     }
                     (Tpdu::Error { cause }, _) => {
-                        return Err(Error::Protocol(format!(
+                        return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                             "refused: ISO TPDU error, cause {cause:#04x}"
-                        )))
+                        ))))
                     }
                     (other, _) => {
-                        return Err(Error::Protocol(format!("ISO-on-TCP: unexpected {other:?}")))
+                        return Err(Error::Protocol(crate::ProtocolError::Other(format!(
+                            "ISO-on-TCP: unexpected {other:?}"
+                        ))))
                     }
                 }
             }

@@ -102,7 +102,10 @@ pub enum Tpdu<'a> {
 }
 
 fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(format!("ISO-on-TCP: {}", msg.into()))
+    Error::Protocol(crate::ProtocolError::Other(format!(
+        "ISO-on-TCP: {}",
+        msg.into()
+    )))
 }
 
 /// Decodes one TPKT frame from the front of `buf`.

@@ -302,7 +302,7 @@ fn plural_suffix(f: &mut fmt::Formatter<'_>, n: u16, what: &str) -> fmt::Result 
 
 /// A header that does not hold together: the stream is out of step.
 fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(format!("S7: {}", msg.into()))
+    Error::Protocol(crate::ProtocolError::Other(format!("S7: {}", msg.into())))
 }
 
 /// A whole answer whose content is unusable: the connection stays in step.

@@ -38,6 +38,7 @@ pub(crate) mod session;
 pub mod usm;
 pub mod v3;
 
+pub use ber::BerError;
 pub use client::{Client, Config};
 pub use error::{ErrorStatus, SnmpError, TruncatedWalk};
 pub use pdu::{oid, Body, Message, Oid, Pdu, PduKind, TrapV1, Value, VarBind, Version};

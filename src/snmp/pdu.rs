@@ -1,11 +1,13 @@
 //! SNMP messages (v1 and v2c) and their parts: [`Oid`], [`Value`], [`VarBind`],
 //! [`Pdu`], [`Message`]. Sans-IO: [`Message::encode`] and [`Message::decode`].
 
-use super::ber::{self, bad, tag, Reader};
-use crate::Result;
+use super::ber::{self, tag, BerError, Reader};
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+
+/// `Result` with a [`BerError`]: what the decoders return.
+type Result<T, E = BerError> = std::result::Result<T, E>;
 
 /// An object identifier, such as `1.3.6.1.2.1.1.3.0`.
 ///
@@ -122,7 +124,7 @@ impl FromStr for Oid {
     type Err = crate::Error;
 
     /// Parses dotted form; a leading dot is allowed.
-    fn from_str(s: &str) -> Result<Oid> {
+    fn from_str(s: &str) -> crate::Result<Oid> {
         let t = s.strip_prefix('.').unwrap_or(s);
         let arcs: Option<Vec<u32>> = t.split('.').map(|p| p.parse::<u32>().ok()).collect();
         match arcs {
@@ -384,7 +386,7 @@ impl Value {
             tag::OID => Value::ObjectId(Oid::new(ber::decode_oid(v)?)),
             tag::IP_ADDRESS => Value::IpAddress(
                 v.try_into()
-                    .map_err(|_| bad(format!("IpAddress of {} bytes", v.len())))?,
+                    .map_err(|_| BerError::BadAddress { len: v.len() })?,
             ),
             tag::COUNTER32 => Value::Counter32(ber::decode_u32(v)?),
             tag::GAUGE32 => Value::Gauge32(ber::decode_u32(v)?),
@@ -394,7 +396,12 @@ impl Value {
             tag::NO_SUCH_OBJECT => Value::NoSuchObject,
             tag::NO_SUCH_INSTANCE => Value::NoSuchInstance,
             tag::END_OF_MIB_VIEW => Value::EndOfMibView,
-            other => return Err(bad(format!("unknown value tag 0x{other:02x}"))),
+            other => {
+                return Err(BerError::UnknownTag {
+                    what: "value",
+                    found: other,
+                })
+            }
         })
     }
 }
@@ -723,15 +730,17 @@ impl Pdu {
     /// Decodes a PDU (any but the v1 trap) from its tag and contents, as
     /// SNMPv3's ScopedPDU carries it.
     pub(crate) fn decode_tagged(pt: u8, contents: &[u8]) -> Result<Pdu> {
-        let kind =
-            PduKind::from_tag(pt).ok_or_else(|| bad(format!("unknown PDU tag 0x{pt:02x}")))?;
+        let kind = PduKind::from_tag(pt).ok_or(BerError::UnknownTag {
+            what: "PDU",
+            found: pt,
+        })?;
         let mut p = Reader::new(contents);
         let request_id = int32(&mut p, "request-id")?;
         let error_status = int32(&mut p, "error-status")?;
         let error_index = int32(&mut p, "error-index")?;
         let varbinds = decode_varbinds(&mut p)?;
         if !p.is_empty() {
-            return Err(bad("extra bytes in the PDU"));
+            return Err(BerError::TrailingBytes { after: "the PDU" });
         }
         Ok(Pdu {
             kind,
@@ -762,7 +771,9 @@ fn decode_varbinds(r: &mut Reader<'_>) -> Result<Vec<VarBind>> {
         let oid = Oid::new(ber::decode_oid(vb.expect(tag::OID)?)?);
         let value = Value::decode(&mut vb)?;
         if !vb.is_empty() {
-            return Err(bad("extra bytes in a variable binding"));
+            return Err(BerError::TrailingBytes {
+                after: "a variable binding",
+            });
         }
         out.push(VarBind { oid, value });
     }
@@ -1097,7 +1108,7 @@ pub(crate) enum NotOurs {
     /// Another version, community, PDU type or request-id.
     Other(&'static str),
     /// It does not decode.
-    Malformed(crate::Error),
+    Malformed(BerError),
 }
 
 /// Decodes the reply to v1/v2c request `id` straight from the datagram:
@@ -1431,12 +1442,14 @@ fn decode_reply_full(
             };
             let value = Value::decode(&mut vb)?;
             if !vb.is_empty() {
-                return Err(bad("extra bytes in a variable binding"));
+                return Err(BerError::TrailingBytes {
+                    after: "a variable binding",
+                });
             }
             out.push(VarBind { oid, value });
         }
         if !p.is_empty() {
-            return Err(bad("extra bytes in the PDU"));
+            return Err(BerError::TrailingBytes { after: "the PDU" });
         }
         Ok(out)
     };
@@ -1450,8 +1463,8 @@ fn decode_reply_full(
     })
 }
 
-fn int32(r: &mut Reader<'_>, what: &str) -> Result<i32> {
-    i32::try_from(r.integer()?).map_err(|_| bad(format!("{what} out of range")))
+fn int32(r: &mut Reader<'_>, what: &'static str) -> Result<i32> {
+    i32::try_from(r.integer()?).map_err(|_| BerError::IntegerOverflow { what })
 }
 
 /// A v1 Trap-PDU.
@@ -1624,7 +1637,10 @@ impl Message {
             return Ok(None);
         };
         if t != tag::SEQUENCE {
-            return Err(bad("a message must be a SEQUENCE"));
+            return Err(BerError::UnexpectedTag {
+                expected: tag::SEQUENCE,
+                found: t,
+            });
         }
         let used = start + len;
         let mut r = Reader::new(&buf[start..used]);
@@ -1632,15 +1648,15 @@ impl Message {
             0 => Version::V1,
             1 => Version::V2c,
             3 => Version::V3,
-            v => return Err(bad(format!("unknown SNMP version {v}"))),
+            v => return Err(BerError::UnexpectedVersion(v)),
         };
         if version == Version::V3 {
-            return Err(bad("an SNMPv3 message where v1/v2c was expected"));
+            return Err(BerError::UnexpectedVersion(3));
         }
         let community = r.octets()?.to_vec();
         let (pt, pv) = r.tlv()?;
         if !r.is_empty() {
-            return Err(bad("extra bytes after the PDU"));
+            return Err(BerError::TrailingBytes { after: "the PDU" });
         }
         let mut p = Reader::new(pv);
         let body = if pt == TRAP_V1 {
@@ -1648,7 +1664,7 @@ impl Message {
             let addr = p.expect(tag::IP_ADDRESS)?;
             let agent_addr = addr
                 .try_into()
-                .map_err(|_| bad("agent-addr must be 4 bytes"))?;
+                .map_err(|_| BerError::BadAddress { len: addr.len() })?;
             let generic_trap = int32(&mut p, "generic-trap")?;
             let specific_trap = int32(&mut p, "specific-trap")?;
             let timestamp = ber::decode_u32(p.expect(tag::TIMETICKS)?)?;
@@ -1662,8 +1678,10 @@ impl Message {
                 varbinds,
             })
         } else {
-            let kind =
-                PduKind::from_tag(pt).ok_or_else(|| bad(format!("unknown PDU tag 0x{pt:02x}")))?;
+            let kind = PduKind::from_tag(pt).ok_or(BerError::UnknownTag {
+                what: "PDU",
+                found: pt,
+            })?;
             let request_id = int32(&mut p, "request-id")?;
             let error_status = int32(&mut p, "error-status")?;
             let error_index = int32(&mut p, "error-index")?;
@@ -1677,7 +1695,7 @@ impl Message {
             })
         };
         if !p.is_empty() {
-            return Err(bad("extra bytes in the PDU"));
+            return Err(BerError::TrailingBytes { after: "the PDU" });
         }
         Ok(Some((
             Message {

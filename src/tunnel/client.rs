@@ -609,9 +609,9 @@ impl Shared {
         }
         let result = dialled.and_then(|(id, stream)| {
             if state.stock.contains_key(&id) {
-                return Err(Error::Protocol(format!(
+                return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                     "the server sent connection ID {id} twice; closed the second connection"
-                )));
+                ))));
             }
             state.stock.insert(id, stream);
             state.order.push_back(id);

@@ -258,9 +258,9 @@ impl FromStr for ConnId {
         let invalid = || {
             let shown: String = s.chars().take(16).collect();
             let more = if s.chars().count() > 16 { "…" } else { "" };
-            Error::Protocol(format!(
+            Error::Protocol(crate::ProtocolError::Other(format!(
                 "a connection ID is 8 hex digits, not {shown:?}{more}"
-            ))
+            )))
         };
         let digits = s.as_bytes();
         if digits.len() != 8 {
@@ -320,7 +320,9 @@ mod tests {
             "+3fa2c01",
         ] {
             match bad.parse::<ConnId>() {
-                Err(Error::Protocol(msg)) => assert!(msg.contains("8 hex digits"), "{msg}"),
+                Err(Error::Protocol(crate::ProtocolError::Other(msg))) => {
+                    assert!(msg.contains("8 hex digits"), "{msg}")
+                }
                 other => panic!("{bad:?}: {other:?}"),
             }
         }

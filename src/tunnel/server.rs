@@ -417,9 +417,9 @@ impl Shared {
                 return Ok(id);
             }
         }
-        Err(Error::Protocol(
+        Err(Error::Protocol(crate::ProtocolError::Other(
             "no unused connection ID in 8 draws".to_owned(),
-        ))
+        )))
     }
 
     /// Sends the reserved ID and stocks the connection.

@@ -44,10 +44,10 @@ pub(crate) fn read_id(stream: &mut Stream, deadline: Instant, format: IdFormat) 
             .ok()
             .and_then(|text| text.parse().ok())
             .ok_or_else(|| {
-                Error::Protocol(format!(
+                Error::Protocol(crate::ProtocolError::Other(format!(
                     "the server sent {:02x?} where 8 hex characters (the connection ID) belong",
                     bytes
-                ))
+                )))
             }),
     }
 }
@@ -57,10 +57,10 @@ fn read_exact_by(stream: &mut Stream, buf: &mut [u8], deadline: Instant) -> Resu
     while got < buf.len() {
         match stream.read(&mut buf[got..]) {
             Ok(0) => {
-                return Err(Error::Protocol(format!(
+                return Err(Error::Protocol(crate::ProtocolError::Other(format!(
                     "the server closed the connection after {got} of the {} connection ID bytes",
                     buf.len()
-                )))
+                ))))
             }
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -240,7 +240,9 @@ mod tests {
             IdFormat::Bytes,
         );
         match result {
-            Err(Error::Protocol(msg)) => assert!(msg.contains("after 2 of the 4"), "{msg}"),
+            Err(Error::Protocol(crate::ProtocolError::Other(msg))) => {
+                assert!(msg.contains("after 2 of the 4"), "{msg}")
+            }
             other => panic!("{other:?}"),
         }
     }
