@@ -1,10 +1,9 @@
 //! [`Config`] and [`Client`]: a blocking SNMP v1/v2c/v3 client over a
 //! connected UDP socket.
 
-use super::pdu::{
-    self, oid, Body, Message, NotOurs, Oid, Pdu, PduKind, RequestCache, Value, VarBind, Version,
-};
+use super::community::{self as pdu, NotOurs, RequestCache};
 use super::session::{Incoming, Session, UsmCache};
+use super::{oid, Body, Message, Oid, Pdu, PduKind, Value, VarBind, Version};
 use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
 use crate::Probe;

@@ -32,17 +32,24 @@
 
 pub mod ber;
 mod client;
+pub(crate) mod community;
 mod error;
+mod message;
+pub mod oid;
 pub(crate) mod pdu;
 pub(crate) mod session;
 pub mod usm;
 pub mod v3;
+mod value;
 
 pub use ber::BerError;
 pub use client::{Client, Config};
 pub use error::{ErrorStatus, SnmpError, TruncatedWalk};
-pub use pdu::{oid, Body, Message, Oid, Pdu, PduKind, TrapV1, Value, VarBind, Version};
+pub use message::{Body, Message, TrapV1};
+pub use oid::Oid;
+pub use pdu::{Pdu, PduKind, Version};
 pub use usm::{AuthProtocol, PrivProtocol, SecurityLevel, Usm};
+pub use value::{Value, VarBind};
 
 use crate::Probe;
 use crate::{Error, Result};
