@@ -178,8 +178,8 @@ impl fmt::Display for PrivProtocol {
     }
 }
 
-/// The SNMPv3 user and its keys, for [`Config::v3`](super::Config::v3).
-/// Passwords are never shown in `Debug` or logs; [`Config`](super::Config)
+/// The SNMPv3 user and its keys, for [`Config::v3`](crate::snmp::Config::v3).
+/// Passwords are never shown in `Debug` or logs; [`Config`](crate::snmp::Config)
 /// refuses ones shorter than 8 characters (RFC 3414 §11.2) when connecting.
 ///
 /// ```
