@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// `udp://host:port`, `host:port` or `host` (port 161). Another scheme
-    /// (`tcp://…`) is an [`Error::Config`] at connect.
-    pub target: String,
+    /// The agent's address: `udp://host:port`, `host:port` or `host`
+    /// (port 161). Another scheme (`tcp://…`) is an [`Error::Config`] at
+    /// connect. Called `target` before 0.2.0.
+    pub addr: String,
     /// V1, V2c, or V3 (with [`Config::v3`]'s user). Defaults to V2c.
     pub version: Version,
     /// The community string; never shown in `Debug` or logs. Defaults to "public".
@@ -46,7 +47,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            target: "127.0.0.1:161".into(),
+            addr: "127.0.0.1:161".into(),
             version: Version::V2c,
             community: "public".into(),
             timeout: Duration::from_secs(5),
@@ -60,7 +61,7 @@ impl Default for Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("snmp::Config")
-            .field("target", &self.target)
+            .field("addr", &self.addr)
             .field("version", &self.version)
             .field("community", &"<redacted>")
             .field("timeout", &self.timeout)
@@ -72,15 +73,15 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// A config for `target` with the defaults.
+    /// A config for the agent at `addr` with the defaults.
     ///
     /// ```
     /// let c = edgepool::snmp::Config::new("10.0.0.7");
     /// assert_eq!(c.retries, 3);
     /// ```
-    pub fn new(target: impl Into<String>) -> Config {
+    pub fn new(addr: impl Into<String>) -> Config {
         Config {
-            target: target.into(),
+            addr: addr.into(),
             ..Config::default()
         }
     }
@@ -154,25 +155,25 @@ impl Config {
         self
     }
 
-    /// The agent's address: the first address `target` resolves to.
+    /// The agent's address: the first address `addr` resolves to.
     fn resolve(&self) -> Result<SocketAddr> {
-        let t = match self.target.split_once("://") {
+        let t = match self.addr.split_once("://") {
             Some(("udp", rest)) => rest,
             Some((scheme, _)) => {
                 return Err(Error::Config(format!(
-                    "unknown scheme {scheme}:// in {:?}: an SNMP target is udp://host:port, \
+                    "unknown scheme {scheme}:// in {:?}: an SNMP agent address is udp://host:port, \
                      host:port or host",
-                    self.target
+                    self.addr
                 )))
             }
-            None => &self.target,
+            None => &self.addr,
         };
-        let with_port = crate::tcp::host_port(t, Some(161), "an SNMP target")?;
+        let with_port = crate::tcp::host_port(t, Some(161), "an SNMP agent address")?;
         with_port
             .to_socket_addrs()
-            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.target))))?
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.addr))))?
             .next()
-            .ok_or_else(|| Error::Config(format!("{} resolves to no address", self.target)))
+            .ok_or_else(|| Error::Config(format!("{} resolves to no address", self.addr)))
     }
 
     pub(crate) fn validate(&self) -> Result<()> {

@@ -82,7 +82,7 @@ impl Manager {
     ///
     /// ```
     /// let m = edgepool::snmp::Manager::new(edgepool::snmp::Config::new("127.0.0.1:161"));
-    /// assert_eq!(m.config().target, "127.0.0.1:161");
+    /// assert_eq!(m.config().addr, "127.0.0.1:161");
     /// ```
     pub fn new(config: Config) -> Manager {
         Manager {
@@ -129,7 +129,7 @@ impl Manager {
 
 impl crate::Manage for Manager {
     fn target(&self) -> Option<String> {
-        Some(self.config.target.clone())
+        Some(self.config.addr.clone())
     }
 
     fn validate(&self) -> Result<()> {
