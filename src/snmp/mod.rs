@@ -34,6 +34,7 @@ pub mod ber;
 mod client;
 pub(crate) mod community;
 mod error;
+mod exchange;
 mod message;
 pub mod oid;
 pub(crate) mod pdu;

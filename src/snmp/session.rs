@@ -8,11 +8,14 @@
 //! that every client of a [`Manager`](super::Manager) shares, so a new pooled
 //! connection neither hashes the passwords again nor rediscovers the engine.
 
+pub(crate) use super::exchange::Incoming;
+use super::exchange::{Exchange, Request, Tries};
 use super::pdu::{Pdu, PduKind};
 use super::usm::{LocalKeys, MasterKeys, SecurityLevel, Usm, ENGINE_ID_LEN};
 use super::v3::{self, Layout, MessageV3, ScopedData, ScopedPdu, UsmParams};
 use super::SnmpError;
 use crate::backoff::random_u64;
+use crate::{Error, Phase};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -132,20 +135,6 @@ impl UsmCache {
     pub(crate) fn confirmed(&self) -> bool {
         self.lock().engine.as_ref().is_some_and(|e| e.confirmed)
     }
-}
-
-/// What a received datagram means to the exchange waiting for `msgID`.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    /// The response.
-    Reply(Pdu),
-    /// Not for us, late, forged or broken: drop it and keep waiting.
-    Drop(Cow<'static, str>),
-    /// Discovery done, or the clock resynchronised: send the request again
-    /// now (with a fresh msgID), without counting a retry.
-    Again,
-    /// A report that ends the request.
-    Fail(SnmpError),
 }
 
 fn drop_it(why: impl Into<Cow<'static, str>>) -> Incoming {
@@ -550,6 +539,33 @@ impl Session {
         self.cache.forget_engine(&engine.id);
         (self.usm.level == SecurityLevel::AuthPriv && self.heard)
             .then_some(SnmpError::NoReplyToEncrypted)
+    }
+}
+
+impl Exchange for Session {
+    fn begin(&mut self) {
+        Session::begin(self)
+    }
+
+    fn encode<'s>(&'s mut self, request: &Request<'_>, id: i32, out: &'s mut Vec<u8>) -> &'s [u8] {
+        out.clear();
+        Session::encode(self, &request.pdu(id), out);
+        out
+    }
+
+    fn decode(&mut self, datagram: &[u8], _: &Request<'_>, id: i32) -> Incoming {
+        Session::decode(self, datagram, id)
+    }
+
+    fn hopeless(&self) -> bool {
+        self.encrypted_unanswered()
+    }
+
+    fn timed_out(&mut self, _: &Tries) -> Error {
+        match Session::timed_out(self) {
+            Some(e) => Error::Snmp(e),
+            None => Error::Timeout(Phase::Read),
+        }
     }
 }
 
