@@ -12,7 +12,7 @@ pub(crate) use super::exchange::Incoming;
 use super::exchange::{Exchange, Request, Tries};
 use super::pdu::{Pdu, PduKind};
 use super::usm::{LocalKeys, MasterKeys, SecurityLevel, Usm, ENGINE_ID_LEN};
-use super::v3::{self, Layout, MessageV3, ScopedData, ScopedPdu, UsmParams};
+use super::v3::{self, MessageV3, ScopedData, ScopedPdu, UsmParams};
 use super::SnmpError;
 use crate::backoff::random_u64;
 use crate::{Error, Phase};
@@ -382,21 +382,8 @@ impl Session {
         if p.user_name != self.usm.user.as_bytes() {
             return Err("an authenticated message for another user");
         }
-        if p.auth_params.len() != self.usm.auth.mac_len() {
-            return Err("an HMAC of the wrong length");
-        }
-        let layout = match Layout::parse(msg) {
-            Ok(Some(l)) => l,
-            _ => return Err("a malformed datagram"),
-        };
-        // The HMAC covers the message with msgAuthenticationParameters zeroed.
-        let copy = &mut self.scratch;
-        copy.clear();
-        copy.extend_from_slice(msg);
-        copy[layout.auth_params].fill(0);
-        if !mac.verify(copy, &p.auth_params) {
-            return Err("a bad HMAC");
-        }
+        let mac_len = self.usm.auth.mac_len();
+        mac.verify_message(msg, &p.auth_params, mac_len, &mut self.scratch)?;
         let (boots, time) = (p.engine_boots, p.engine_time);
         let in_window = self.cache.update(&engine.id, |e| {
             if boots > e.boots || (boots == e.boots && time > e.latest) {
@@ -574,6 +561,7 @@ mod tests {
     use super::*;
     use crate::snmp::usm::{AuthProtocol, PrivProtocol};
     use crate::snmp::v3::tests::{captured, unhex};
+    use crate::snmp::v3::Layout;
     use crate::snmp::{oid, Value, VarBind};
 
     const ENGINE: &str = "80001f8880e9bd0c1d12667a5100000000";
