@@ -20,7 +20,9 @@ mod privacy;
 pub(crate) use config::ENGINE_ID_LEN;
 pub use config::{AuthProtocol, PrivProtocol, SecurityLevel, Usm};
 pub use keys::{localize_key, password_to_key, priv_key};
-pub(crate) use keys::{LocalKeys, MacKey, MasterKeys};
+pub(crate) use keys::{LocalKeys, MasterKeys};
+#[cfg(feature = "sim")]
+pub(crate) use keys::MacKey;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! Golden vectors of the USM: RFC 3414 keys, ciphers against net-snmp.
 
-use super::keys::Secret;
+use super::keys::{MacKey, Secret};
 use super::privacy::PrivKey;
 use super::*;
 
