@@ -158,7 +158,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let set_config = snmp_config("");
     let snmp_set = PoolSet::new(builder(1).min_idle(0), move |target: &String| {
         let mut config = set_config.clone();
-        config.target = target.clone();
+        config.addr = target.clone();
         snmp::Manager::new(config)
     });
     let tunnel_client = ClientPool::builder(tunnel_server.local_addr().to_string())

@@ -77,6 +77,10 @@ pub enum ProtocolError {
     /// A fault no codec enum names, in words.
     #[error("{0}")]
     Other(String),
+    /// A malformed SNMP datagram (BER, v1/v2c or SNMPv3 framing).
+    #[cfg(feature = "snmp")]
+    #[error("SNMP: {0}")]
+    Ber(crate::snmp::BerError),
     /// The ISO-on-TCP framing (TPKT, COTP) of an S7 connection broke.
     #[cfg(feature = "s7")]
     #[error("ISO-on-TCP: {0}")]
@@ -85,6 +89,20 @@ pub enum ProtocolError {
     #[cfg(feature = "s7")]
     #[error("S7: {0}")]
     S7Pdu(crate::s7::PduError),
+}
+
+#[cfg(feature = "snmp")]
+impl From<crate::snmp::BerError> for ProtocolError {
+    fn from(e: crate::snmp::BerError) -> Self {
+        ProtocolError::Ber(e)
+    }
+}
+
+#[cfg(feature = "snmp")]
+impl From<crate::snmp::BerError> for Error {
+    fn from(e: crate::snmp::BerError) -> Self {
+        Error::Protocol(ProtocolError::Ber(e))
+    }
 }
 
 #[cfg(feature = "s7")]
@@ -245,9 +263,10 @@ impl Error {
     /// [`Error::UnexpectedAnswer`]) keep them.
     ///
     /// ```
-    /// use edgepool::{Error, Phase};
+    /// use edgepool::{Error, Phase, ProtocolError};
     /// assert!(Error::Timeout(Phase::Read).is_transport());
-    /// assert!(Error::Protocol("answer for request 7 while waiting for 8".into()).is_transport());
+    /// let late = ProtocolError::Other("answer for request 7 while waiting for 8".into());
+    /// assert!(Error::Protocol(late).is_transport());
     /// assert!(!Error::UnexpectedAnswer("empty read answer".into()).is_transport());
     /// assert!(!Error::Closed.is_transport());
     /// ```

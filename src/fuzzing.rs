@@ -320,5 +320,5 @@ pub fn snmp_v3_incoming(data: &[u8]) {
 /// truncates), otherwise it is the datagram.
 #[cfg(feature = "snmp")]
 pub fn snmp_reply(data: &[u8]) {
-    crate::snmp::pdu::fuzz_reply_decoders(data);
+    crate::snmp::community::fuzz_reply_decoders(data);
 }
