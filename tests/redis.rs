@@ -410,3 +410,36 @@ fn a_well_framed_answer_of_the_wrong_type_keeps_the_connection_a_malformed_one_d
         "discarded: the stream is out of step"
     );
 }
+
+#[test]
+fn a_trickled_handshake_reply_cannot_stretch_the_connect_deadline() {
+    use std::io::{Read, Write};
+    // A peer that answers AUTH one byte every 50 ms with a reply that never
+    // ends: each read gets a byte well within any socket timeout, so only
+    // the connect deadline can end the handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 256];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"+");
+        for _ in 0..100 {
+            thread::sleep(Duration::from_millis(50));
+            if s.write_all(b"O").is_err() {
+                return;
+            }
+        }
+    });
+    let config = Config::new(addr)
+        .auth(None, "secret")
+        .connect_timeout(Duration::from_millis(400))
+        .read_timeout(Duration::from_secs(5));
+    let started = Instant::now();
+    let err = Client::connect(&config).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout(Phase::Handshake)), "{err:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
