@@ -77,6 +77,11 @@ pub enum ProtocolError {
     /// A fault no codec enum names, in words.
     #[error("{0}")]
     Other(String),
+    /// Malformed RESP2 from a Redis server, or a reply over the
+    /// configured [`Limits`](crate::redis::Limits).
+    #[cfg(feature = "redis")]
+    #[error("RESP: {0}")]
+    Resp(crate::redis::RespError),
 }
 
 impl From<String> for ProtocolError {

@@ -4,8 +4,8 @@
 mod common;
 use common::{eventually_within, RedisServer};
 
-use edgepool::redis::{Client, Config, Manager, Pipeline, Value};
-use edgepool::{Error, Phase, Pool};
+use edgepool::redis::{Client, Config, Manager, Pipeline, RespError, Value};
+use edgepool::{Error, Phase, Pool, ProtocolError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -403,7 +403,13 @@ fn a_well_framed_answer_of_the_wrong_type_keeps_the_connection_a_malformed_one_d
     assert!(!err.is_transport());
     assert_eq!(pool.stats().closed, 0, "kept: the stream is in step");
     let err = pool.execute(|c| c.ping()).unwrap_err();
-    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::Resp(RespError::TypeByte(b'?')))
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         pool.stats().closed,
         1,

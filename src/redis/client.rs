@@ -450,7 +450,7 @@ impl Client {
                     Ok(None) => {}
                     Err(e) => {
                         self.broken = true;
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
             }

@@ -18,7 +18,7 @@ pub mod resp;
 
 pub use client::{Client, Pipeline};
 pub use config::Config;
-pub use resp::{Limits, Value};
+pub use resp::{Limits, RespError, Value};
 
 use crate::Probe;
 use crate::{Error, Result};
