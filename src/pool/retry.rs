@@ -148,12 +148,14 @@ impl RetryPolicy {
     ///
     /// ```
     /// use edgepool::{Error, RetryPolicy};
+    /// # #[cfg(feature = "redis")] {
     /// // Also retry Redis replies that say the server is still loading its data.
     /// let p = RetryPolicy::new().retry_if(|e| {
     ///     RetryPolicy::transient(e) || matches!(e, Error::Redis(m) if m.starts_with("LOADING"))
     /// });
     /// assert!(p.should_retry(&Error::Redis("LOADING Redis is loading the dataset".into())));
     /// assert!(!p.should_retry(&Error::Redis("WRONGTYPE".into())));
+    /// # }
     /// ```
     pub fn retry_if<F>(mut self, predicate: F) -> Self
     where
@@ -177,6 +179,7 @@ impl RetryPolicy {
     /// use edgepool::{Error, Phase, RetryPolicy};
     /// assert!(RetryPolicy::transient(&Error::Timeout(Phase::Read)));
     /// assert!(!RetryPolicy::transient(&Error::Auth("WRONGPASS".into())));
+    /// # #[cfg(feature = "redis")]
     /// assert!(!RetryPolicy::transient(&Error::Redis("ERR unknown command".into())));
     /// ```
     pub fn transient(e: &Error) -> bool {

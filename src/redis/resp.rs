@@ -327,9 +327,12 @@ fn value(buf: &[u8], pos: &mut usize, limits: &Limits, depth: usize) -> Decoded<
         b'+' => Value::Simple(text(head)),
         b'-' => Value::Error(text(head)),
         b':' => Value::Int(int(head)?),
-        b'$' => match length(int(head)?, limits.max_bulk, RespError::BulkLength, |len, max| {
-            RespError::BulkTooLarge { len, max }
-        })? {
+        b'$' => match length(
+            int(head)?,
+            limits.max_bulk,
+            RespError::BulkLength,
+            |len, max| RespError::BulkTooLarge { len, max },
+        )? {
             None => Value::Nil,
             Some(n) => {
                 // Only a limit near usize::MAX lets p + n overflow: too large.
@@ -349,9 +352,12 @@ fn value(buf: &[u8], pos: &mut usize, limits: &Limits, depth: usize) -> Decoded<
                 Value::Bulk(data)
             }
         },
-        b'*' => match length(int(head)?, limits.max_array, RespError::ArrayLength, |len, max| {
-            RespError::ArrayTooLarge { len, max }
-        })? {
+        b'*' => match length(
+            int(head)?,
+            limits.max_array,
+            RespError::ArrayLength,
+            |len, max| RespError::ArrayTooLarge { len, max },
+        )? {
             None => Value::Nil,
             Some(n) => {
                 if depth >= limits.max_depth {
