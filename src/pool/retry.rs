@@ -118,17 +118,35 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets `min_backoff` and `max_backoff`. Defaults to 10 ms and 1 s.
+    /// Sets the wait between the attempts of one call: `min_backoff` and
+    /// `max_backoff`. Defaults to 10 ms and 1 s. (Not to be confused with
+    /// [`PoolBuilder::reconnect_backoff`](crate::PoolBuilder::reconnect_backoff),
+    /// the pool's wait before it dials a failed target again.)
     ///
     /// ```
+    /// use std::time::Duration;
+    /// let p = edgepool::RetryPolicy::new()
+    ///     .retry_backoff(Duration::from_millis(50), Duration::from_secs(2));
+    /// assert_eq!(p.min_backoff, Duration::from_millis(50));
+    /// assert_eq!(p.max_backoff, Duration::from_secs(2));
+    /// ```
+    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The old name of [`RetryPolicy::retry_backoff`].
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
     /// use std::time::Duration;
     /// let p = edgepool::RetryPolicy::new().backoff(Duration::from_millis(50), Duration::from_secs(2));
     /// assert_eq!(p.max_backoff, Duration::from_secs(2));
     /// ```
-    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.min_backoff = min;
-        self.max_backoff = max;
-        self
+    #[deprecated(since = "0.2.0", note = "renamed to `retry_backoff`")]
+    pub fn backoff(self, min: Duration, max: Duration) -> Self {
+        self.retry_backoff(min, max)
     }
 
     /// Sets the overall `deadline`. Defaults to `None`.
