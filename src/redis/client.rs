@@ -123,9 +123,14 @@ impl Client {
     /// Connects, then authenticates (`AUTH`), selects the database and sets the
     /// client name as configured, in one round trip.
     ///
+    /// The config's `net.connect_timeout` bounds all of it: the TCP connect,
+    /// TLS, and the replies to the handshake, however slowly the server
+    /// trickles them out ([`Error::Timeout`]`(`[`Phase::Handshake`]`)`).
+    ///
     /// Errors: [`Error::Config`] for invalid settings, [`Error::Auth`] when the
     /// server refuses the credentials, [`Error::Redis`] when it refuses
-    /// `SELECT`/`CLIENT SETNAME`, and the usual I/O, TLS and timeout errors.
+    /// `SELECT`/`CLIENT SETNAME`, [`Error::Protocol`] for a reply that is
+    /// malformed or not `OK`, and the usual I/O, TLS and timeout errors.
     ///
     /// ```no_run
     /// use edgepool::redis::{Client, Config};
