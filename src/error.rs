@@ -89,6 +89,11 @@ pub enum ProtocolError {
     #[cfg(feature = "s7")]
     #[error("S7: {0}")]
     S7Pdu(crate::s7::PduError),
+    /// Malformed RESP2 from a Redis server, or a reply over the
+    /// configured [`Limits`](crate::redis::Limits).
+    #[cfg(feature = "redis")]
+    #[error("RESP: {0}")]
+    Resp(crate::redis::RespError),
 }
 
 #[cfg(feature = "snmp")]
@@ -224,6 +229,7 @@ pub enum Error {
     Auth(String),
     /// A Redis server's error reply (`ERR …`, `WRONGTYPE …`); the connection
     /// stays usable.
+    #[cfg(feature = "redis")]
     #[error("redis: {0}")]
     Redis(String),
     /// An error the PLC reports (access error, item out of range, …); the
@@ -282,8 +288,9 @@ impl Error {
             | Error::Closed
             | Error::Config(_)
             | Error::Auth(_)
-            | Error::UnexpectedAnswer(_)
-            | Error::Redis(_) => false,
+            | Error::UnexpectedAnswer(_) => false,
+            #[cfg(feature = "redis")]
+            Error::Redis(_) => false,
             #[cfg(feature = "s7")]
             Error::S7(_) => false,
             #[cfg(feature = "snmp")]
@@ -374,6 +381,7 @@ impl Error {
             Error::Protocol(m) => Error::Protocol(m.clone()),
             Error::UnexpectedAnswer(m) => Error::UnexpectedAnswer(m.clone()),
             Error::Auth(m) => Error::Auth(m.clone()),
+            #[cfg(feature = "redis")]
             Error::Redis(m) => Error::Redis(m.clone()),
             #[cfg(feature = "s7")]
             Error::S7(e) => Error::S7(e.clone()),

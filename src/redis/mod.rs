@@ -18,7 +18,7 @@ pub mod resp;
 
 pub use client::{Client, Pipeline};
 pub use config::Config;
-pub use resp::{Limits, Value};
+pub use resp::{Limits, RespError, Value};
 
 use crate::Probe;
 use crate::{Error, Result};
@@ -71,12 +71,12 @@ impl crate::Manage for Manager {
     }
 
     fn connect_budget(&self) -> Option<std::time::Duration> {
-        Some(self.config.connect_timeout)
+        Some(self.config.net.connect_timeout)
     }
 
     fn connect_within(&self, budget: std::time::Duration) -> Result<Client> {
         let mut config = self.config.clone();
-        config.connect_timeout = config.connect_timeout.min(budget);
+        config.net.connect_timeout = config.net.connect_timeout.min(budget);
         Client::connect(&config)
     }
 }
