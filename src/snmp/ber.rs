@@ -419,6 +419,19 @@ pub(crate) fn header(buf: &[u8], pos: usize) -> Result<Option<(u8, usize, usize)
     }
 }
 
+/// The outer SEQUENCE of a message: `(value start, value length)`, `None`
+/// when `buf` ends inside it, an error when `buf` starts with another tag.
+pub(crate) fn sequence(buf: &[u8]) -> Result<Option<(usize, usize)>> {
+    match header(buf, 0)? {
+        Some((tag::SEQUENCE, start, len)) => Ok(Some((start, len))),
+        Some((found, ..)) => Err(BerError::UnexpectedTag {
+            expected: tag::SEQUENCE,
+            found,
+        }),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn decode_i64(v: &[u8]) -> Result<i64> {
     if v.is_empty() || v.len() > 8 {
         return Err(BerError::BadInteger { len: v.len() });

@@ -177,15 +177,9 @@ impl Message {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>> {
-        let Some((t, start, len)) = ber::header(buf, 0)? else {
+        let Some((start, len)) = ber::sequence(buf)? else {
             return Ok(None);
         };
-        if t != tag::SEQUENCE {
-            return Err(BerError::UnexpectedTag {
-                expected: tag::SEQUENCE,
-                found: t,
-            });
-        }
         let used = start + len;
         let mut r = Reader::new(&buf[start..used]);
         let version = match r.integer()? {

@@ -162,15 +162,9 @@ impl ScopedPdu {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn decode_prefix(buf: &[u8]) -> Result<(ScopedPdu, usize)> {
-        let Some((t, start, len)) = ber::header(buf, 0)? else {
+        let Some((start, len)) = ber::sequence(buf)? else {
             return Err(BerError::Truncated);
         };
-        if t != tag::SEQUENCE {
-            return Err(BerError::UnexpectedTag {
-                expected: tag::SEQUENCE,
-                found: t,
-            });
-        }
         let mut r = Reader::new(&buf[start..start + len]);
         let context_engine_id = bounded(r.octets()?, MAX_ID, "contextEngineID")?.to_vec();
         let context_name = bounded(r.octets()?, MAX_ID, "contextName")?.to_vec();
@@ -471,15 +465,9 @@ impl Layout {
     /// Finds the parts without copying anything: `None` when `buf` ends
     /// inside the message.
     pub(crate) fn parse(buf: &[u8]) -> Result<Option<Layout>> {
-        let Some((t, start, len)) = ber::header(buf, 0)? else {
+        let Some((start, len)) = ber::sequence(buf)? else {
             return Ok(None);
         };
-        if t != tag::SEQUENCE {
-            return Err(BerError::UnexpectedTag {
-                expected: tag::SEQUENCE,
-                found: t,
-            });
-        }
         let end = start + len;
         let mut pos = start;
         let (version, p) = tlv_at(buf, pos, end)?;
