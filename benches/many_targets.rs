@@ -129,7 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .acquire_timeout(Duration::from_secs(1)),
         move |target: &String| {
             let mut config = base.clone();
-            config.target = target.clone();
+            config.addr = target.clone();
             snmp::Manager::new(config)
         },
     );

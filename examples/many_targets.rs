@@ -85,7 +85,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .health_check_interval(Some(Duration::from_secs(5))),
         move |target: &String| {
             let mut config = base.clone();
-            config.target = target.clone();
+            config.addr = target.clone();
             snmp::Manager::new(config)
         },
     );

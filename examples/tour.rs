@@ -34,7 +34,7 @@ mod snmp_v3;
 
 use edgepool::net::TlsMode;
 use edgepool::s7::Area;
-use edgepool::sim::{redis::RedisSim, s7::S7Sim, snmp::SnmpSim};
+use edgepool::sim::{redis::RedisSim, s7::S7Sim, snmp::SnmpSim, Faults};
 use edgepool::snmp::{self, oid, AuthProtocol, PrivProtocol, Usm};
 use edgepool::tunnel::{ClientPool, ConnId, ServerPool, ServerTls};
 use edgepool::{redis, s7, Error, HealthReport, Pool, PoolBuilder, PoolSet, Stats};
@@ -61,107 +61,291 @@ fn main() {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let opts = Options::parse()?;
-    let tty = std::io::stdout().is_terminal();
+    let peers = Peers::start(&opts)?;
+    let targets = Targets::new(&opts, &peers)?;
+    let pools = Pools::build(opts.threads, &peers, &targets)?;
+    print_banner(&opts, &peers);
+    let lanes = Lanes::new(&peers, &targets, &pools);
+    let warmed = pools.warm_up()?;
+    println!("warm-up: {warmed} connections ready\n");
 
-    // The peers: simulators unless a real target was given.
-    let redis_sim = opts.redis.is_none().then(RedisSim::start).transpose()?;
-    let snmp_sim = opts.snmp.is_none().then(SnmpSim::start).transpose()?;
-    let s7_sim = opts.s7.is_none().then(S7Sim::start).transpose()?;
-    let set_sims = if opts.snmp.is_none() {
-        (0..SET_AGENTS)
-            .map(|_| SnmpSim::start())
-            .collect::<Result<Vec<_>, _>>()?
-    } else {
-        Vec::new()
-    };
-    let tunnel_server = ServerPool::builder()
-        .tls(if cfg!(feature = "tls") {
-            ServerTls::SelfSigned
+    let mut workers = Workers::default();
+    for t in 0..opts.threads {
+        redis_worker(&mut workers, &lanes, &pools.redis, t);
+        snmp_workers(&mut workers, &lanes, &targets.snmp, &pools);
+        s7_worker(&mut workers, &lanes, &pools.s7);
+        snmp_set_worker(&mut workers, &lanes, &pools, t);
+    }
+    let far_end = tunnel_workers(
+        &mut workers,
+        &lanes,
+        &peers.tunnel_server,
+        &pools.tunnel_client,
+    );
+
+    let mut screen = Screen::new(std::io::stdout().is_terminal());
+    let started = Instant::now();
+    let mut outage = Outage::plan(&peers, &lanes, opts.duration);
+    watch(
+        opts.duration,
+        started,
+        &lanes,
+        &mut outage,
+        &pools.tunnel_client,
+        &mut screen,
+    );
+    workers.stop();
+    let _ = far_end.join();
+    screen.finish();
+
+    print_final_stats(&lanes, &pools.tunnel_client);
+    print_errors(&lanes, &outage, started);
+    print_simulator_counts(&peers);
+    pools.close();
+    peers.tunnel_server.close();
+    Ok(())
+}
+
+// ---- The peers: simulators unless a real target was given ----
+
+/// The simulators the tour runs (those no real target replaces) and the
+/// tunnel server pool.
+struct Peers {
+    redis: Option<RedisSim>,
+    snmp: Option<SnmpSim>,
+    s7: Option<S7Sim>,
+    /// The agents behind the `PoolSet` lane (none with a real SNMP agent).
+    set: Vec<SnmpSim>,
+    tunnel_server: ServerPool,
+}
+
+impl Peers {
+    fn start(opts: &Options) -> Result<Peers, Box<dyn std::error::Error>> {
+        let redis = opts.redis.is_none().then(RedisSim::start).transpose()?;
+        let snmp = opts.snmp.is_none().then(SnmpSim::start).transpose()?;
+        let s7 = opts.s7.is_none().then(S7Sim::start).transpose()?;
+        let set = if opts.snmp.is_none() {
+            (0..SET_AGENTS)
+                .map(|_| SnmpSim::start())
+                .collect::<Result<Vec<_>, _>>()?
         } else {
-            ServerTls::Off
+            Vec::new()
+        };
+        let tunnel_server = ServerPool::builder()
+            .tls(if cfg!(feature = "tls") {
+                ServerTls::SelfSigned
+            } else {
+                ServerTls::Off
+            })
+            .bind("127.0.0.1:0")?;
+        Ok(Peers {
+            redis,
+            snmp,
+            s7,
+            set,
+            tunnel_server,
         })
-        .bind("127.0.0.1:0")?;
+    }
 
-    let redis_config = match (&opts.redis, &redis_sim) {
+    fn all_simulated(&self) -> bool {
+        self.redis.is_some() && self.snmp.is_some() && self.s7.is_some()
+    }
+}
+
+/// Where each protocol's pool connects, and how.
+struct Targets {
+    redis: redis::Config,
+    snmp: SnmpTarget,
+    s7: String,
+}
+
+impl Targets {
+    fn new(opts: &Options, peers: &Peers) -> Result<Targets, Box<dyn std::error::Error>> {
+        let s7 = match (&opts.s7, &peers.s7) {
+            (Some(addr), _) => addr.clone(),
+            (None, Some(sim)) => sim.addr().to_string(),
+            (None, None) => unreachable!("a simulator runs when no address is given"),
+        };
+        Ok(Targets {
+            redis: redis_config(opts, peers)?,
+            snmp: SnmpTarget::new(opts, peers)?,
+            s7,
+        })
+    }
+}
+
+/// The Redis server: `--redis`, or the simulator; every call within
+/// REQUEST_TIMEOUT, the connect (with its AUTH/SELECT) too.
+fn redis_config(opts: &Options, peers: &Peers) -> Result<redis::Config, edgepool::Error> {
+    let config = match (&opts.redis, &peers.redis) {
         (Some(url), _) => redis::Config::from_url(url)?,
         (None, Some(sim)) => redis::Config::from_url(&sim.url())?,
         (None, None) => unreachable!("a simulator runs when no URL is given"),
-    }
-    .read_timeout(REQUEST_TIMEOUT)
-    .write_timeout(REQUEST_TIMEOUT)
-    .connect_timeout(REQUEST_TIMEOUT);
-    let (snmp_target, community) = match (&opts.snmp, &snmp_sim) {
-        (Some(url), _) => parse_snmp_url(url)?,
-        (None, Some(sim)) => (format!("udp://{}", sim.addr()), "public".to_string()),
-        (None, None) => unreachable!("a simulator runs when no URL is given"),
     };
-    let usm = opts.v3.usm()?;
-    // A real agent with a v3 user is polled with v3 only; otherwise v2c
-    // (and, with the simulator, v3 on a lane of its own).
-    let real_v3 = opts.snmp.is_some() && usm.is_some();
-    let snmp_config = |target: &str| {
+    Ok(config
+        .read_timeout(REQUEST_TIMEOUT)
+        .write_timeout(REQUEST_TIMEOUT)
+        .connect_timeout(REQUEST_TIMEOUT))
+}
+
+/// The SNMP agent: `--snmp` (with v3 when a user is given), or the simulator.
+struct SnmpTarget {
+    target: String,
+    community: String,
+    usm: Option<Usm>,
+    /// A real agent with a v3 user is polled with v3 only; otherwise v2c
+    /// (and, with the simulator, v3 on a lane of its own).
+    real_v3: bool,
+}
+
+impl SnmpTarget {
+    fn new(opts: &Options, peers: &Peers) -> Result<SnmpTarget, Box<dyn std::error::Error>> {
+        let (target, community) = match (&opts.snmp, &peers.snmp) {
+            (Some(url), _) => parse_snmp_url(url)?,
+            (None, Some(sim)) => (format!("udp://{}", sim.addr()), "public".to_string()),
+            (None, None) => unreachable!("a simulator runs when no URL is given"),
+        };
+        let usm = opts.v3.usm()?;
+        let real_v3 = opts.snmp.is_some() && usm.is_some();
+        Ok(SnmpTarget {
+            target,
+            community,
+            usm,
+            real_v3,
+        })
+    }
+
+    /// The config of the main SNMP lane, for `target`.
+    fn config(&self, target: &str) -> snmp::Config {
         let config = snmp::Config::new(target)
-            .community(community.clone())
+            .community(self.community.clone())
             .timeout(REQUEST_TIMEOUT)
             .retries(1);
-        match (&usm, real_v3) {
+        match (&self.usm, self.real_v3) {
             (Some(u), true) => config.v3(u.clone()),
             _ => config,
         }
-    };
-    let snmp_name = if real_v3 { "snmp v3" } else { "snmp v2c" };
-    let s7_addr = match (&opts.s7, &s7_sim) {
-        (Some(addr), _) => addr.clone(),
-        (None, Some(sim)) => sim.addr().to_string(),
-        (None, None) => unreachable!("a simulator runs when no address is given"),
-    };
-
-    // The pools: same settings everywhere, tuned to show things within seconds.
-    fn builder<M: edgepool::Manage>(threads: usize) -> PoolBuilder<M> {
-        Pool::builder()
-            .max_size(threads as u32 + 1)
-            .min_idle(1)
-            .acquire_timeout(REQUEST_TIMEOUT * 2)
-            .health_check_interval(Some(Duration::from_secs(1)))
-            .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
     }
-    let redis_pool = builder(opts.threads).build(redis::Manager::new(redis_config.clone()))?;
-    let snmp_pool = builder(opts.threads).build(snmp::Manager::new(snmp_config(&snmp_target)))?;
-    let snmp_v3_pool = match &snmp_sim {
-        Some(sim) => Some(
-            builder(opts.threads).build(snmp::Manager::new(
-                snmp::Config::new(format!("udp://{}", sim.addr()))
-                    .timeout(REQUEST_TIMEOUT)
-                    .retries(1)
-                    .v3(usm.clone().unwrap_or_else(|| {
-                        Usm::new("simuser")
-                            .auth(AuthProtocol::Sha1, "simauthpass")
-                            .privacy(PrivProtocol::Aes128, "simprivpass")
-                    })),
-            ))?,
-        ),
-        None => None,
+
+    /// The main SNMP lane's name.
+    fn lane_name(&self) -> &'static str {
+        if self.real_v3 {
+            "snmp v3"
+        } else {
+            "snmp v2c"
+        }
+    }
+}
+
+// ---- The pools: same settings everywhere, tuned to show things within seconds ----
+
+fn builder<M: edgepool::Manage>(threads: usize) -> PoolBuilder<M> {
+    Pool::builder()
+        .max_size(threads as u32 + 1)
+        .min_idle(1)
+        .acquire_timeout(REQUEST_TIMEOUT * 2)
+        .health_check_interval(Some(Duration::from_secs(1)))
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+}
+
+struct Pools {
+    redis: Pool<redis::Manager>,
+    snmp: Pool<snmp::Manager>,
+    /// SNMPv3 against the simulator (none with a real agent).
+    snmp_v3: Option<Pool<snmp::Manager>>,
+    s7: Pool<s7::Manager>,
+    snmp_set: PoolSet<String, snmp::Manager>,
+    set_targets: Vec<String>,
+    tunnel_client: ClientPool,
+}
+
+impl Pools {
+    fn build(
+        threads: usize,
+        peers: &Peers,
+        targets: &Targets,
+    ) -> Result<Pools, Box<dyn std::error::Error>> {
+        let redis = builder(threads).build(redis::Manager::new(targets.redis.clone()))?;
+        let snmp = builder(threads).build(snmp::Manager::new(
+            targets.snmp.config(&targets.snmp.target),
+        ))?;
+        let snmp_v3 = snmp_v3_pool(threads, peers, &targets.snmp)?;
+        let s7_config = s7::Config::new(targets.s7.clone())
+            .connect_timeout(REQUEST_TIMEOUT)
+            .read_timeout(REQUEST_TIMEOUT)
+            .write_timeout(REQUEST_TIMEOUT);
+        let s7 = builder(threads).build(s7::Manager::new(s7_config))?;
+        let set_targets: Vec<String> = if peers.set.is_empty() {
+            vec![targets.snmp.target.clone()]
+        } else {
+            peers
+                .set
+                .iter()
+                .map(|s| format!("udp://{}", s.addr()))
+                .collect()
+        };
+        let set_config = targets.snmp.config("");
+        let snmp_set = PoolSet::new(builder(1).min_idle(0), move |target: &String| {
+            let mut config = set_config.clone();
+            config.addr = target.clone();
+            snmp::Manager::new(config)
+        });
+        let tunnel_client = tunnel_client(&peers.tunnel_server)?;
+        Ok(Pools {
+            redis,
+            snmp,
+            snmp_v3,
+            s7,
+            snmp_set,
+            set_targets,
+            tunnel_client,
+        })
+    }
+
+    /// Opens the first connections of the Redis, SNMP and S7 pools.
+    fn warm_up(&self) -> edgepool::Result<u32> {
+        Ok(self.redis.warm_up(Duration::from_secs(2))?
+            + self.snmp.warm_up(Duration::from_secs(2))?
+            + self.s7.warm_up(Duration::from_secs(2))?)
+    }
+
+    fn close(&self) {
+        self.redis.close();
+        self.snmp.close();
+        if let Some(p) = &self.snmp_v3 {
+            p.close();
+        }
+        self.s7.close();
+        self.snmp_set.close();
+        self.tunnel_client.close();
+    }
+}
+
+/// SNMPv3 on a lane of its own, against the simulator only.
+fn snmp_v3_pool(
+    threads: usize,
+    peers: &Peers,
+    snmp: &SnmpTarget,
+) -> edgepool::Result<Option<Pool<snmp::Manager>>> {
+    let Some(sim) = &peers.snmp else {
+        return Ok(None);
     };
-    let s7_config = s7::Config::new(s7_addr.clone())
-        .connect_timeout(REQUEST_TIMEOUT)
-        .read_timeout(REQUEST_TIMEOUT)
-        .write_timeout(REQUEST_TIMEOUT);
-    let s7_pool = builder(opts.threads).build(s7::Manager::new(s7_config))?;
-    let set_targets: Vec<String> = if set_sims.is_empty() {
-        vec![snmp_target.clone()]
-    } else {
-        set_sims
-            .iter()
-            .map(|s| format!("udp://{}", s.addr()))
-            .collect()
-    };
-    let set_config = snmp_config("");
-    let snmp_set = PoolSet::new(builder(1).min_idle(0), move |target: &String| {
-        let mut config = set_config.clone();
-        config.target = target.clone();
-        snmp::Manager::new(config)
-    });
-    let tunnel_client = ClientPool::builder(tunnel_server.local_addr().to_string())
+    let pool = builder(threads).build(snmp::Manager::new(
+        snmp::Config::new(format!("udp://{}", sim.addr()))
+            .timeout(REQUEST_TIMEOUT)
+            .retries(1)
+            .v3(snmp.usm.clone().unwrap_or_else(|| {
+                Usm::new("simuser")
+                    .auth(AuthProtocol::Sha1, "simauthpass")
+                    .privacy(PrivProtocol::Aes128, "simprivpass")
+            })),
+    ))?;
+    Ok(Some(pool))
+}
+
+/// The tunnel's client end, dialling the tunnel server pool.
+fn tunnel_client(server: &ServerPool) -> edgepool::Result<ClientPool> {
+    ClientPool::builder(server.local_addr().to_string())
         .min_capacity(4)
         .max_capacity(64)
         .min_interval(Duration::from_millis(10))
@@ -171,132 +355,186 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             TlsMode::Off
         })
-        .start()?;
+        .start()
+}
 
+fn print_banner(opts: &Options, peers: &Peers) {
     println!(
         "edgepool tour: {} worker threads per pool for {} s{}",
         opts.threads,
         opts.duration.as_secs(),
-        if redis_sim.is_some() && snmp_sim.is_some() && s7_sim.is_some() {
+        if peers.all_simulated() {
             ", against the built-in simulators"
         } else {
             ""
         }
     );
-    let v3_target = snmp_sim.as_ref().map(|s| format!("udp://{} v3", s.addr()));
-    let set_label = format!("{} agents", set_targets.len());
-    let mut lanes = vec![
-        Lane::new("redis", redis_config.addr.clone(), {
-            let p = redis_pool.clone();
+}
+
+// ---- The lanes (one per pool on the display) and their workers ----
+
+/// The lanes, in display order.
+struct Lanes(Vec<Arc<Lane>>);
+
+impl Lanes {
+    fn new(peers: &Peers, targets: &Targets, pools: &Pools) -> Lanes {
+        let v3_target = peers
+            .snmp
+            .as_ref()
+            .map(|s| format!("udp://{} v3", s.addr()));
+        let set_label = format!("{} agents", pools.set_targets.len());
+        let mut lanes = vec![
+            Lane::new("redis", targets.redis.addr.clone(), {
+                let p = pools.redis.clone();
+                Box::new(move || (p.stats(), p.health_check()))
+            }),
+            Lane::new(targets.snmp.lane_name(), targets.snmp.target.clone(), {
+                let p = pools.snmp.clone();
+                Box::new(move || (p.stats(), p.health_check()))
+            }),
+        ];
+        if let (Some(p), Some(t)) = (&pools.snmp_v3, v3_target) {
+            let p = p.clone();
+            lanes.push(Lane::new(
+                "snmp v3",
+                t,
+                Box::new(move || (p.stats(), p.health_check())),
+            ));
+        }
+        lanes.push(Lane::new("s7", targets.s7.clone(), {
+            let p = pools.s7.clone();
             Box::new(move || (p.stats(), p.health_check()))
-        }),
-        Lane::new(snmp_name, snmp_target.clone(), {
-            let p = snmp_pool.clone();
-            Box::new(move || (p.stats(), p.health_check()))
-        }),
-    ];
-    if let (Some(p), Some(t)) = (&snmp_v3_pool, v3_target) {
-        let p = p.clone();
+        }));
+        lanes.push(Lane::new("snmp set", set_label, {
+            let set = pools.snmp_set.clone();
+            Box::new(move || set_status(&set))
+        }));
         lanes.push(Lane::new(
-            "snmp v3",
-            t,
-            Box::new(move || (p.stats(), p.health_check())),
+            "tunnel",
+            peers.tunnel_server.local_addr().to_string(),
+            Box::new(|| (Stats::default(), HealthReport::default())),
         ));
+        Lanes(lanes.into_iter().map(Arc::new).collect())
     }
-    lanes.push(Lane::new("s7", s7_addr.clone(), {
-        let p = s7_pool.clone();
-        Box::new(move || (p.stats(), p.health_check()))
-    }));
-    lanes.push(Lane::new("snmp set", set_label, {
-        let set = snmp_set.clone();
-        Box::new(move || set_status(&set))
-    }));
-    lanes.push(Lane::new(
-        "tunnel",
-        tunnel_server.local_addr().to_string(),
-        Box::new(|| (Stats::default(), HealthReport::default())),
-    ));
-    let lanes: Vec<Arc<Lane>> = lanes.into_iter().map(Arc::new).collect();
-    let lane = |name: &str| {
+
+    fn get(&self, name: &str) -> Arc<Lane> {
         Arc::clone(
-            lanes
+            self.0
                 .iter()
                 .find(|l| l.name == name)
                 .unwrap_or_else(|| unreachable!("lane {name} exists")),
         )
-    };
-    let warmed = redis_pool.warm_up(Duration::from_secs(2))?
-        + snmp_pool.warm_up(Duration::from_secs(2))?
-        + s7_pool.warm_up(Duration::from_secs(2))?;
-    println!("warm-up: {warmed} connections ready\n");
+    }
 
-    // The workers.
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    let mut spawn =
-        |lane: Arc<Lane>, mut request: Box<dyn FnMut() -> edgepool::Result<()> + Send>| {
-            let stop = Arc::clone(&stop);
-            workers.push(thread::spawn(move || {
-                while !stop.load(Relaxed) {
-                    let start = Instant::now();
-                    match request() {
-                        Ok(()) => lane.ok(start.elapsed()),
-                        Err(e) => {
-                            lane.error(&e);
-                            thread::sleep(Duration::from_millis(20));
-                        }
+    fn iter(&self) -> std::slice::Iter<'_, Arc<Lane>> {
+        self.0.iter()
+    }
+}
+
+type Request = Box<dyn FnMut() -> edgepool::Result<()> + Send>;
+
+/// The worker threads, each sending requests on one lane until stopped.
+#[derive(Default)]
+struct Workers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn spawn(&mut self, lane: Arc<Lane>, mut request: Request) {
+        let stop = Arc::clone(&self.stop);
+        self.threads.push(thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                let start = Instant::now();
+                match request() {
+                    Ok(()) => lane.ok(start.elapsed()),
+                    Err(e) => {
+                        lane.error(&e);
+                        thread::sleep(Duration::from_millis(20));
                     }
                 }
-            }));
-        };
-    for t in 0..opts.threads {
-        let p = redis_pool.clone();
-        let key = format!("edgepool:tour:{t}");
-        spawn(
-            lane("redis"),
-            Box::new(move || {
-                p.execute(|c| {
-                    c.incr(&key)?;
-                    c.get(&key).map(drop)
-                })
-            }),
-        );
-        let p = snmp_pool.clone();
-        let oids = [oid::SYS_UPTIME, oid::SYS_DESCR];
-        spawn(
-            lane(snmp_name),
-            Box::new(move || p.execute(|c| c.get(&oids).map(drop))),
-        );
-        if let Some(p) = snmp_v3_pool.clone() {
-            spawn(
-                lane("snmp v3"),
-                Box::new(move || p.execute(|c| c.get(&[oid::SYS_UPTIME]).map(drop))),
-            );
+            }
+        }));
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Relaxed);
+        for w in self.threads {
+            let _ = w.join();
         }
-        let p = s7_pool.clone();
-        spawn(
-            lane("s7"),
-            Box::new(move || {
-                p.execute(|c| {
-                    c.read_db(1, 0, 64)?;
-                    c.read_area(Area::Merkers, 0, 0, 16).map(drop)
-                })
-            }),
-        );
-        let (set, targets) = (snmp_set.clone(), set_targets.clone());
-        let mut next = t;
-        spawn(
-            lane("snmp set"),
-            Box::new(move || {
-                next = (next + 1) % targets.len();
-                set.pool(&targets[next])?
-                    .execute(|c| c.get(&[oid::SYS_UPTIME]).map(drop))
-            }),
+    }
+}
+
+/// `INCR` and `GET` on a key of the worker's own.
+fn redis_worker(workers: &mut Workers, lanes: &Lanes, pool: &Pool<redis::Manager>, t: usize) {
+    let p = pool.clone();
+    let key = format!("edgepool:tour:{t}");
+    workers.spawn(
+        lanes.get("redis"),
+        Box::new(move || {
+            p.execute(|c| {
+                c.incr(&key)?;
+                c.get(&key).map(drop)
+            })
+        }),
+    );
+}
+
+/// GETs on the main SNMP lane, and on the v3 lane when there is one.
+fn snmp_workers(workers: &mut Workers, lanes: &Lanes, snmp: &SnmpTarget, pools: &Pools) {
+    let p = pools.snmp.clone();
+    let oids = [oid::SYS_UPTIME, oid::SYS_DESCR];
+    workers.spawn(
+        lanes.get(snmp.lane_name()),
+        Box::new(move || p.execute(|c| c.get(&oids).map(drop))),
+    );
+    if let Some(p) = pools.snmp_v3.clone() {
+        workers.spawn(
+            lanes.get("snmp v3"),
+            Box::new(move || p.execute(|c| c.get(&[oid::SYS_UPTIME]).map(drop))),
         );
     }
+}
+
+/// Reads of DB1 and of the merkers.
+fn s7_worker(workers: &mut Workers, lanes: &Lanes, pool: &Pool<s7::Manager>) {
+    let p = pool.clone();
+    workers.spawn(
+        lanes.get("s7"),
+        Box::new(move || {
+            p.execute(|c| {
+                c.read_db(1, 0, 64)?;
+                c.read_area(Area::Merkers, 0, 0, 16).map(drop)
+            })
+        }),
+    );
+}
+
+/// A GET on each agent of the `PoolSet` in turn.
+fn snmp_set_worker(workers: &mut Workers, lanes: &Lanes, pools: &Pools, t: usize) {
+    let (set, targets) = (pools.snmp_set.clone(), pools.set_targets.clone());
+    let mut next = t;
+    workers.spawn(
+        lanes.get("snmp set"),
+        Box::new(move || {
+            next = (next + 1) % targets.len();
+            set.pool(&targets[next])?
+                .execute(|c| c.get(&[oid::SYS_UPTIME]).map(drop))
+        }),
+    );
+}
+
+/// Round trips through the tunnel: a worker at the server end, and the far
+/// end (returned, to join) echoing on the client end.
+fn tunnel_workers(
+    workers: &mut Workers,
+    lanes: &Lanes,
+    server: &ServerPool,
+    client: &ClientPool,
+) -> thread::JoinHandle<()> {
     let (announce, announced) = mpsc::channel::<ConnId>();
     let far_end = {
-        let client = tunnel_client.clone();
+        let client = client.clone();
         thread::spawn(move || {
             for id in announced {
                 if let Ok(mut conn) = client.get(id, Duration::from_secs(2)) {
@@ -308,108 +546,132 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         })
     };
-    {
-        let (server, lane) = (tunnel_server.clone(), lane("tunnel"));
-        let stop = Arc::clone(&stop);
-        workers.push(thread::spawn(move || {
-            while !stop.load(Relaxed) {
-                let start = Instant::now();
-                match tunnel_round_trip(&server, &announce) {
-                    Ok(()) => lane.ok(start.elapsed()),
-                    Err(e) => {
-                        lane.error(&e);
-                        thread::sleep(Duration::from_millis(20));
-                    }
-                }
-            }
-        }));
+    let server = server.clone();
+    workers.spawn(
+        lanes.get("tunnel"),
+        Box::new(move || tunnel_round_trip(&server, &announce)),
+    );
+    far_end
+}
+
+// ---- The run: the status display, and the fault injected midway ----
+
+/// The injected fault: one simulator goes silent midway.
+struct Outage {
+    /// The simulator that goes silent: the Redis one, or, with a real Redis,
+    /// another; none when every target is real.
+    victim: Option<(&'static str, Faults)>,
+    /// The lanes whose errors the outage explains.
+    lanes: Vec<Arc<Lane>>,
+    at: Duration,
+    len: Duration,
+    since: Option<Instant>,
+    done: bool,
+}
+
+impl Outage {
+    fn plan(peers: &Peers, lanes: &Lanes, duration: Duration) -> Outage {
+        let victim = peers
+            .redis
+            .as_ref()
+            .map(|s| ("Redis", s.faults().clone()))
+            .or_else(|| peers.s7.as_ref().map(|s| ("S7", s.faults().clone())))
+            .or_else(|| peers.snmp.as_ref().map(|s| ("SNMP", s.faults().clone())));
+        let victim_lanes: Vec<Arc<Lane>> = match &victim {
+            Some(("Redis", _)) => vec![lanes.get("redis")],
+            Some(("S7", _)) => vec![lanes.get("s7")],
+            Some(_) => lanes
+                .iter()
+                .filter(|l| l.name.starts_with("snmp v"))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        Outage {
+            victim,
+            lanes: victim_lanes,
+            at: duration * 2 / 5,
+            // Longer than a request timeout, so the silence shows as timeouts.
+            len: OUTAGE
+                .min(duration * 3 / 10)
+                .max(REQUEST_TIMEOUT + Duration::from_millis(500)),
+            since: None,
+            done: false,
+        }
     }
 
-    // The status display, and the outage midway.
-    let mut screen = Screen::new(tty);
-    let started = Instant::now();
-    let outage_at = opts.duration * 2 / 5;
-    // Longer than a request timeout, so the silence shows as timeouts.
-    let outage_len = OUTAGE
-        .min(opts.duration * 3 / 10)
-        .max(REQUEST_TIMEOUT + Duration::from_millis(500));
-    let mut outage: Option<Instant> = None;
-    let mut outage_done = false;
-    // The Redis simulator goes silent midway; with a real Redis, another simulator does.
-    let victim = redis_sim
-        .as_ref()
-        .map(|s| ("Redis", s.faults()))
-        .or_else(|| s7_sim.as_ref().map(|s| ("S7", s.faults())))
-        .or_else(|| snmp_sim.as_ref().map(|s| ("SNMP", s.faults())));
-    // The lanes whose errors the outage explains.
-    let victim_lanes: Vec<Arc<Lane>> = match victim {
-        Some(("Redis", _)) => vec![lane("redis")],
-        Some(("S7", _)) => vec![lane("s7")],
-        Some(_) => lanes
-            .iter()
-            .filter(|l| l.name.starts_with("snmp v"))
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
-    let refresh = if tty {
+    /// Starts or ends the outage when due, `t` into the run.
+    fn tick(&mut self, t: Duration, screen: &mut Screen) {
+        let Some((name, faults)) = &self.victim else {
+            return;
+        };
+        if self.since.is_none() && t >= self.at {
+            faults.set_silent(true);
+            self.since = Some(Instant::now());
+            for l in &self.lanes {
+                l.fault_started();
+            }
+            screen.event(format!(
+                "[{:>4.1}s] injected fault: the {name} simulator stops answering for {:.1} s \
+                 (errors it causes are marked *)",
+                t.as_secs_f64(),
+                self.len.as_secs_f64()
+            ));
+        }
+        if let (Some(since), false) = (self.since, self.done) {
+            if since.elapsed() >= self.len {
+                faults.set_silent(false);
+                self.done = true;
+                for l in &self.lanes {
+                    l.fault_ended();
+                }
+                screen.event(format!(
+                    "[{:>4.1}s] the {name} simulator answers again",
+                    t.as_secs_f64()
+                ));
+            }
+        }
+    }
+}
+
+/// Redraws the status every refresh until `duration` is over, injecting
+/// the outage on the way.
+fn watch(
+    duration: Duration,
+    started: Instant,
+    lanes: &Lanes,
+    outage: &mut Outage,
+    tunnel: &ClientPool,
+    screen: &mut Screen,
+) {
+    let refresh = if screen.tty {
         Duration::from_millis(500)
     } else {
         Duration::from_secs(2)
     };
     let mut last_draw = Instant::now();
-    while started.elapsed() < opts.duration {
+    while started.elapsed() < duration {
         thread::sleep(Duration::from_millis(100));
         let t = started.elapsed();
-        if let Some((name, faults)) = victim {
-            if outage.is_none() && t >= outage_at {
-                faults.set_silent(true);
-                outage = Some(Instant::now());
-                for l in &victim_lanes {
-                    l.fault_started();
-                }
-                screen.event(format!(
-                    "[{:>4.1}s] injected fault: the {name} simulator stops answering for {:.1} s \
-                     (errors it causes are marked *)",
-                    t.as_secs_f64(),
-                    outage_len.as_secs_f64()
-                ));
-            }
-            if let (Some(since), false) = (outage, outage_done) {
-                if since.elapsed() >= outage_len {
-                    faults.set_silent(false);
-                    outage_done = true;
-                    for l in &victim_lanes {
-                        l.fault_ended();
-                    }
-                    screen.event(format!(
-                        "[{:>4.1}s] the {name} simulator answers again",
-                        t.as_secs_f64()
-                    ));
-                }
-            }
-        }
+        outage.tick(t, screen);
         if last_draw.elapsed() >= refresh {
             let secs = last_draw.elapsed().as_secs_f64();
             last_draw = Instant::now();
-            let rows = lanes.iter().map(|l| l.status_row(secs, &tunnel_client));
+            let rows = lanes.iter().map(|l| l.status_row(secs, tunnel));
             screen.draw(t, rows.collect());
         }
     }
     // The last interval too, so the run ends on its final state.
     let secs = last_draw.elapsed().as_secs_f64();
     if secs >= 0.25 {
-        let rows = lanes.iter().map(|l| l.status_row(secs, &tunnel_client));
+        let rows = lanes.iter().map(|l| l.status_row(secs, tunnel));
         screen.draw(started.elapsed(), rows.collect());
     }
-    stop.store(true, Relaxed);
-    for w in workers {
-        let _ = w.join();
-    }
-    let _ = far_end.join();
-    screen.finish();
+}
 
-    // The final table.
+// ---- The report ----
+
+fn print_final_stats(lanes: &Lanes, tunnel_client: &ClientPool) {
     println!(
         "\nfinal stats (errors: all / during the injected fault; wait: average over the \
          checkouts that had to wait / longest):"
@@ -418,7 +680,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "{:<9} {:>9} {:>11} {:>7} {:>7} {:>8} {:>9} {:>19}   health check",
         "pool", "requests", "errors", "opened", "closed", "timeouts", "probes", "wait"
     );
-    for l in &lanes {
+    for l in lanes.iter() {
         let (s, report) = (l.status)();
         let ok = l.ok_total.load(Relaxed);
         let errors = format!(
@@ -460,6 +722,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             report
         );
     }
+}
+
+/// The first error per pool, and which errors the injected fault explains.
+fn print_errors(lanes: &Lanes, outage: &Outage, started: Instant) {
     let errors: Vec<String> = lanes.iter().filter_map(|l| l.first_error()).collect();
     if !errors.is_empty() {
         println!("\nfirst error per pool:");
@@ -471,14 +737,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|l| l.errors_total.load(Relaxed) - l.injected_total.load(Relaxed))
         .sum();
-    match (victim, outage) {
+    match (&outage.victim, outage.since) {
         (Some((name, _)), Some(since)) => {
             let from = since.duration_since(started);
             println!(
                 "\ninjected fault: the {name} simulator was silent from {:.1} s to {:.1} s; errors \
                  until {:.0} s after it are counted as injected.",
                 from.as_secs_f64(),
-                (from + outage_len).as_secs_f64(),
+                (from + outage.len).as_secs_f64(),
                 FAULT_GRACE.as_secs_f64()
             );
             if unexplained == 0 {
@@ -489,31 +755,24 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        _ if victim.is_none() => println!(
+        (None, _) => println!(
             "\nall targets are real devices (the tunnel pair runs on loopback): no fault was \
              injected, so every error above is real."
         ),
         _ => {}
     }
-    if let Some(sim) = &redis_sim {
+}
+
+fn print_simulator_counts(peers: &Peers) {
+    if let Some(sim) = &peers.redis {
         println!(
             "\nthe simulators answered: redis {} commands, snmp {} requests, s7 {} requests",
             sim.commands(),
-            snmp_sim.as_ref().map_or(0, SnmpSim::requests)
-                + set_sims.iter().map(SnmpSim::requests).sum::<u64>(),
-            s7_sim.as_ref().map_or(0, S7Sim::requests)
+            peers.snmp.as_ref().map_or(0, SnmpSim::requests)
+                + peers.set.iter().map(SnmpSim::requests).sum::<u64>(),
+            peers.s7.as_ref().map_or(0, S7Sim::requests)
         );
     }
-    redis_pool.close();
-    snmp_pool.close();
-    if let Some(p) = &snmp_v3_pool {
-        p.close();
-    }
-    s7_pool.close();
-    snmp_set.close();
-    tunnel_client.close();
-    tunnel_server.close();
-    Ok(())
 }
 
 /// One matched pair through the tunnel: the server end takes a stocked

@@ -77,6 +77,10 @@ pub enum ProtocolError {
     /// A fault no codec enum names, in words.
     #[error("{0}")]
     Other(String),
+    /// A malformed SNMP datagram (BER, v1/v2c or SNMPv3 framing).
+    #[cfg(feature = "snmp")]
+    #[error("SNMP: {0}")]
+    Ber(crate::snmp::BerError),
     /// The ISO-on-TCP framing (TPKT, COTP) of an S7 connection broke.
     #[cfg(feature = "s7")]
     #[error("ISO-on-TCP: {0}")]
@@ -85,6 +89,11 @@ pub enum ProtocolError {
     #[cfg(feature = "s7")]
     #[error("S7: {0}")]
     S7Pdu(crate::s7::PduError),
+    /// Malformed RESP2 from a Redis server, or a reply over the
+    /// configured [`Limits`](crate::redis::Limits).
+    #[cfg(feature = "redis")]
+    #[error("RESP: {0}")]
+    Resp(crate::redis::RespError),
     /// A tunnel pool's wire format: the connection ID.
     #[cfg(feature = "tunnel")]
     #[error("tunnel: {0}")]
@@ -102,6 +111,20 @@ impl From<crate::tunnel::WireError> for ProtocolError {
 impl From<crate::tunnel::WireError> for Error {
     fn from(e: crate::tunnel::WireError) -> Self {
         Error::Protocol(ProtocolError::Tunnel(e))
+    }
+}
+
+#[cfg(feature = "snmp")]
+impl From<crate::snmp::BerError> for ProtocolError {
+    fn from(e: crate::snmp::BerError) -> Self {
+        ProtocolError::Ber(e)
+    }
+}
+
+#[cfg(feature = "snmp")]
+impl From<crate::snmp::BerError> for Error {
+    fn from(e: crate::snmp::BerError) -> Self {
+        Error::Protocol(ProtocolError::Ber(e))
     }
 }
 
@@ -224,6 +247,7 @@ pub enum Error {
     Auth(String),
     /// A Redis server's error reply (`ERR …`, `WRONGTYPE …`); the connection
     /// stays usable.
+    #[cfg(feature = "redis")]
     #[error("redis: {0}")]
     Redis(String),
     /// An error the PLC reports (access error, item out of range, …); the
@@ -263,9 +287,10 @@ impl Error {
     /// [`Error::UnexpectedAnswer`]) keep them.
     ///
     /// ```
-    /// use edgepool::{Error, Phase};
+    /// use edgepool::{Error, Phase, ProtocolError};
     /// assert!(Error::Timeout(Phase::Read).is_transport());
-    /// assert!(Error::Protocol("answer for request 7 while waiting for 8".into()).is_transport());
+    /// let late = ProtocolError::Other("answer for request 7 while waiting for 8".into());
+    /// assert!(Error::Protocol(late).is_transport());
     /// assert!(!Error::UnexpectedAnswer("empty read answer".into()).is_transport());
     /// assert!(!Error::Closed.is_transport());
     /// ```
@@ -281,8 +306,9 @@ impl Error {
             | Error::Closed
             | Error::Config(_)
             | Error::Auth(_)
-            | Error::UnexpectedAnswer(_)
-            | Error::Redis(_) => false,
+            | Error::UnexpectedAnswer(_) => false,
+            #[cfg(feature = "redis")]
+            Error::Redis(_) => false,
             #[cfg(feature = "s7")]
             Error::S7(_) => false,
             #[cfg(feature = "snmp")]
@@ -373,6 +399,7 @@ impl Error {
             Error::Protocol(m) => Error::Protocol(m.clone()),
             Error::UnexpectedAnswer(m) => Error::UnexpectedAnswer(m.clone()),
             Error::Auth(m) => Error::Auth(m.clone()),
+            #[cfg(feature = "redis")]
             Error::Redis(m) => Error::Redis(m.clone()),
             #[cfg(feature = "s7")]
             Error::S7(e) => Error::S7(e.clone()),

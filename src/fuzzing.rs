@@ -34,7 +34,7 @@ fn loopback_pair(connect: impl FnOnce(&str) -> crate::Result<()>) -> Option<TcpS
 #[cfg(feature = "redis")]
 pub fn redis_reply_stream(data: &[u8]) {
     use crate::redis::{resp, Client, Config, Limits, Value};
-    use crate::Error;
+    use crate::{Error, ProtocolError};
     use std::io::Write;
     use std::time::Duration;
 
@@ -77,6 +77,13 @@ pub fn redis_reply_stream(data: &[u8]) {
                     matches!(got, Err(ref e) if !matches!(e, Error::Redis(_))),
                     "the client went past where the decoder stops: {got:?}"
                 );
+                // Where the decoder finds malformed bytes, so does the client.
+                if expected.is_err() {
+                    assert!(
+                        matches!(got, Err(Error::Protocol(ProtocolError::Resp(_)))),
+                        "malformed bytes gave {got:?}"
+                    );
+                }
                 assert!(client.is_broken());
                 return;
             }
@@ -320,5 +327,5 @@ pub fn snmp_v3_incoming(data: &[u8]) {
 /// truncates), otherwise it is the datagram.
 #[cfg(feature = "snmp")]
 pub fn snmp_reply(data: &[u8]) {
-    crate::snmp::pdu::fuzz_reply_decoders(data);
+    crate::snmp::community::fuzz_reply_decoders(data);
 }

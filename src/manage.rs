@@ -198,3 +198,75 @@ impl<M: r2d2::ManageConnection> r2d2::ManageConnection for AnyManager<M> {
 }
 
 impl<M: r2d2::ManageConnection> Manage for AnyManager<M> {}
+
+/// Declares the manager of a protocol whose configuration has an `addr`, a `net`
+/// ([`ConnectOptions`](crate::net::ConnectOptions)) and a `validate()`, and
+/// whose connection type has `connect(&Config)` and `is_broken()` and
+/// implements [`Probe`]: `new` and `config`, [`Manage`] (the address as the
+/// target, the settings check at `build()`, `net.connect_timeout` as the
+/// connect budget) and `r2d2::ManageConnection`. The tcp, redis and s7
+/// managers are this, each with its own documentation (the attributes given
+/// before the name). `$example` makes a manager, for the doc examples.
+macro_rules! stream_manager {
+    ($(#[$attr:meta])* $manager:ident($config:ty) -> $conn:ty, $example:literal) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone)]
+        pub struct $manager {
+            config: $config,
+        }
+
+        impl $manager {
+            /// A manager connecting as `config` says.
+            ///
+            #[doc = concat!("```\nlet m = ", $example, ";\nprintln!(\"{:?}\", m.config());\n```")]
+            pub fn new(config: $config) -> $manager {
+                $manager { config }
+            }
+
+            /// The configuration.
+            ///
+            #[doc = concat!("```\nlet m = ", $example, ";\nassert!(!m.config().addr.is_empty());\n```")]
+            pub fn config(&self) -> &$config {
+                &self.config
+            }
+        }
+
+        impl $crate::Manage for $manager {
+            fn target(&self) -> Option<String> {
+                Some(self.config.addr.clone())
+            }
+
+            fn validate(&self) -> $crate::Result<()> {
+                self.config.validate()
+            }
+
+            fn connect_budget(&self) -> Option<::std::time::Duration> {
+                Some(self.config.net.connect_timeout)
+            }
+
+            fn connect_within(&self, budget: ::std::time::Duration) -> $crate::Result<$conn> {
+                let mut config = self.config.clone();
+                config.net.connect_timeout = config.net.connect_timeout.min(budget);
+                <$conn>::connect(&config)
+            }
+        }
+
+        impl r2d2::ManageConnection for $manager {
+            type Connection = $conn;
+            type Error = $crate::Error;
+
+            fn connect(&self) -> $crate::Result<$conn> {
+                <$conn>::connect(&self.config)
+            }
+
+            fn is_valid(&self, conn: &mut $conn) -> $crate::Result<()> {
+                $crate::Probe::probe(conn)
+            }
+
+            fn has_broken(&self, conn: &mut $conn) -> bool {
+                conn.is_broken()
+            }
+        }
+    };
+}
+pub(crate) use stream_manager;

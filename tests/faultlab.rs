@@ -367,7 +367,7 @@ fn redis_under_faults() {
         let calls = Arc::new(AtomicU64::new(0));
         let policy = RetryPolicy::new()
             .max_retries(3)
-            .backoff(Duration::from_millis(20), Duration::from_millis(200))
+            .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
             .deadline(Some(Duration::from_secs(4)));
         pool.execute(|c| c.del(&["counter"]).map(drop))
             .expect("DEL counter");
@@ -676,7 +676,7 @@ fn s7_under_faults() {
         let stop = Arc::new(AtomicBool::new(false));
         let policy = RetryPolicy::new()
             .max_retries(3)
-            .backoff(Duration::from_millis(20), Duration::from_millis(200))
+            .retry_backoff(Duration::from_millis(20), Duration::from_millis(200))
             .deadline(Some(Duration::from_secs(4)));
         let failed = Arc::new(AtomicU64::new(0));
         let retried = Arc::new(AtomicU64::new(0));

@@ -283,8 +283,8 @@ mod published {
             drop((a, b));
             // A transport error closes one; the retry opens another (a wait
             // only if no idle connection was left: one is).
-            let policy =
-                RetryPolicy::new().backoff(Duration::from_millis(1), Duration::from_millis(1));
+            let policy = RetryPolicy::new()
+                .retry_backoff(Duration::from_millis(1), Duration::from_millis(1));
             let mut n = 0;
             pool.execute_with_retry(&policy, |_| {
                 n += 1;

@@ -4,8 +4,8 @@
 mod common;
 use common::{eventually_within, RedisServer};
 
-use edgepool::redis::{Client, Config, Manager, Pipeline, Value};
-use edgepool::{Error, Phase, Pool};
+use edgepool::redis::{Client, Config, Manager, Pipeline, RespError, Value};
+use edgepool::{Error, Phase, Pool, ProtocolError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -403,10 +403,49 @@ fn a_well_framed_answer_of_the_wrong_type_keeps_the_connection_a_malformed_one_d
     assert!(!err.is_transport());
     assert_eq!(pool.stats().closed, 0, "kept: the stream is in step");
     let err = pool.execute(|c| c.ping()).unwrap_err();
-    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Protocol(ProtocolError::Resp(RespError::TypeByte(b'?')))
+        ),
+        "{err:?}"
+    );
     assert_eq!(
         pool.stats().closed,
         1,
         "discarded: the stream is out of step"
     );
+}
+
+#[test]
+fn a_trickled_handshake_reply_cannot_stretch_the_connect_deadline() {
+    use std::io::{Read, Write};
+    // A peer that answers AUTH one byte every 50 ms with a reply that never
+    // ends: each read gets a byte well within any socket timeout, so only
+    // the connect deadline can end the handshake.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 256];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"+");
+        for _ in 0..100 {
+            thread::sleep(Duration::from_millis(50));
+            if s.write_all(b"O").is_err() {
+                return;
+            }
+        }
+    });
+    let config = Config::new(addr)
+        .auth(None, "secret")
+        .connect_timeout(Duration::from_millis(400))
+        .read_timeout(Duration::from_secs(5));
+    let started = Instant::now();
+    let err = Client::connect(&config).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout(Phase::Handshake)), "{err:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
 }

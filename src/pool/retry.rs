@@ -118,17 +118,35 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets `min_backoff` and `max_backoff`. Defaults to 10 ms and 1 s.
+    /// Sets the wait between the attempts of one call: `min_backoff` and
+    /// `max_backoff`. Defaults to 10 ms and 1 s. (Not to be confused with
+    /// [`PoolBuilder::reconnect_backoff`](crate::PoolBuilder::reconnect_backoff),
+    /// the pool's wait before it dials a failed target again.)
     ///
     /// ```
+    /// use std::time::Duration;
+    /// let p = edgepool::RetryPolicy::new()
+    ///     .retry_backoff(Duration::from_millis(50), Duration::from_secs(2));
+    /// assert_eq!(p.min_backoff, Duration::from_millis(50));
+    /// assert_eq!(p.max_backoff, Duration::from_secs(2));
+    /// ```
+    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The old name of [`RetryPolicy::retry_backoff`].
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
     /// use std::time::Duration;
     /// let p = edgepool::RetryPolicy::new().backoff(Duration::from_millis(50), Duration::from_secs(2));
     /// assert_eq!(p.max_backoff, Duration::from_secs(2));
     /// ```
-    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.min_backoff = min;
-        self.max_backoff = max;
-        self
+    #[deprecated(since = "0.2.0", note = "renamed to `retry_backoff`")]
+    pub fn backoff(self, min: Duration, max: Duration) -> Self {
+        self.retry_backoff(min, max)
     }
 
     /// Sets the overall `deadline`. Defaults to `None`.
@@ -148,12 +166,14 @@ impl RetryPolicy {
     ///
     /// ```
     /// use edgepool::{Error, RetryPolicy};
+    /// # #[cfg(feature = "redis")] {
     /// // Also retry Redis replies that say the server is still loading its data.
     /// let p = RetryPolicy::new().retry_if(|e| {
     ///     RetryPolicy::transient(e) || matches!(e, Error::Redis(m) if m.starts_with("LOADING"))
     /// });
     /// assert!(p.should_retry(&Error::Redis("LOADING Redis is loading the dataset".into())));
     /// assert!(!p.should_retry(&Error::Redis("WRONGTYPE".into())));
+    /// # }
     /// ```
     pub fn retry_if<F>(mut self, predicate: F) -> Self
     where
@@ -177,6 +197,7 @@ impl RetryPolicy {
     /// use edgepool::{Error, Phase, RetryPolicy};
     /// assert!(RetryPolicy::transient(&Error::Timeout(Phase::Read)));
     /// assert!(!RetryPolicy::transient(&Error::Auth("WRONGPASS".into())));
+    /// # #[cfg(feature = "redis")]
     /// assert!(!RetryPolicy::transient(&Error::Redis("ERR unknown command".into())));
     /// ```
     pub fn transient(e: &Error) -> bool {

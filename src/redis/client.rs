@@ -2,7 +2,7 @@
 
 use super::resp::{self, Limits, Value};
 use super::Config;
-use crate::net::{ConnectOptions, Stream};
+use crate::net::Stream;
 use crate::Probe;
 use crate::{Error, Phase, Result};
 use std::fmt;
@@ -32,6 +32,10 @@ pub struct Client {
     out: Vec<u8>,
     limits: Limits,
     broken: bool,
+    /// While the handshake runs: the connect deadline, renewed as the
+    /// socket timeouts before each blocking read and write, so a server
+    /// that trickles its replies cannot stretch the connect past it.
+    deadline: Option<Instant>,
 }
 
 impl fmt::Debug for Client {
@@ -119,9 +123,14 @@ impl Client {
     /// Connects, then authenticates (`AUTH`), selects the database and sets the
     /// client name as configured, in one round trip.
     ///
+    /// The config's `net.connect_timeout` bounds all of it: the TCP connect,
+    /// TLS, and the replies to the handshake, however slowly the server
+    /// trickles them out ([`Error::Timeout`]`(`[`Phase::Handshake`]`)`).
+    ///
     /// Errors: [`Error::Config`] for invalid settings, [`Error::Auth`] when the
     /// server refuses the credentials, [`Error::Redis`] when it refuses
-    /// `SELECT`/`CLIENT SETNAME`, and the usual I/O, TLS and timeout errors.
+    /// `SELECT`/`CLIENT SETNAME`, [`Error::Protocol`] for a reply that is
+    /// malformed or not `OK`, and the usual I/O, TLS and timeout errors.
     ///
     /// ```no_run
     /// use edgepool::redis::{Client, Config};
@@ -130,15 +139,10 @@ impl Client {
     /// ```
     pub fn connect(config: &Config) -> Result<Client> {
         config.validate()?;
-        let opts = ConnectOptions::default()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(Some(config.read_timeout))
-            .write_timeout(Some(config.write_timeout))
-            .tls(config.tls.clone());
+        let opts = &config.net;
         // One deadline over TCP, TLS and AUTH/SELECT/SETNAME.
         let deadline = Instant::now() + opts.connect_timeout;
-        let stream = Stream::open_until(&config.connect_addr()?, &opts, deadline)?;
-        stream.set_deadline(deadline, Phase::Handshake)?;
+        let stream = Stream::open_until(&config.connect_addr()?, opts, deadline)?;
         let mut client = Client {
             stream,
             buf: vec![0; READ_CHUNK],
@@ -147,12 +151,14 @@ impl Client {
             out: Vec::with_capacity(256),
             limits: config.limits,
             broken: false,
+            deadline: Some(deadline),
         };
         client.handshake(config).map_err(|e| match e {
             Error::Timeout(Phase::Read | Phase::Write) => Error::Timeout(Phase::Handshake),
             e => e,
         })?;
-        client.stream.set_timeouts(&opts)?;
+        client.deadline = None;
+        client.stream.set_timeouts(opts)?;
         Ok(client)
     }
 
@@ -425,6 +431,7 @@ impl Client {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.renew_deadline()?;
         if let Err(e) = self.stream.write_all(bytes) {
             self.broken = true;
             return Err(Error::from_io(e, Phase::Write));
@@ -448,11 +455,12 @@ impl Client {
                     Ok(None) => {}
                     Err(e) => {
                         self.broken = true;
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
             }
             self.make_room();
+            self.renew_deadline()?;
             match self.stream.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.broken = true;
@@ -469,6 +477,18 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// During the handshake: sets the socket timeouts to the time left
+    /// before the connect deadline (none left: [`Phase::Handshake`] timeout).
+    fn renew_deadline(&mut self) -> Result<()> {
+        if let Some(deadline) = self.deadline {
+            if let Err(e) = self.stream.set_deadline(deadline, Phase::Handshake) {
+                self.broken = true;
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Makes free space after `end`: moves pending bytes to the front, or

@@ -1,19 +1,27 @@
 //! [`Config`]: where and how to connect, from fields or a `redis://` URL.
 
 use super::resp::Limits;
-use crate::net::TlsMode;
+use crate::net::{ConnectOptions, TlsMode};
 use crate::{Error, Result};
 use std::fmt;
-use std::time::Duration;
 
-/// How to reach one Redis server. Timeouts are always set: a hung server
-/// cannot stall a caller.
+/// How to reach one Redis server: the address, the login and database, and
+/// the transport settings ([`ConnectOptions`], the same `net` field and
+/// setters as the tcp and s7 configurations). The connect timeout bounds the
+/// TCP connect, TLS and `AUTH`/`SELECT`/`CLIENT SETNAME` together; the read
+/// and write timeouts are on by default, so a hung server cannot stall a
+/// caller.
 ///
 /// ```
 /// use edgepool::redis::Config;
-/// let c = Config::from_url("redis://app:s3cret-pass@127.0.0.1:6380/2")?;
+/// use std::time::Duration;
+///
+/// let c = Config::from_url("redis://app:s3cret-pass@127.0.0.1:6380/2")?
+///     .read_timeout(Duration::from_secs(1))
+///     .keepalive(None);
 /// assert_eq!((c.addr.as_str(), c.db), ("127.0.0.1:6380", 2));
 /// assert_eq!(c.username.as_deref(), Some("app"));
+/// assert_eq!(c.net.read_timeout, Some(Duration::from_secs(1)));
 /// assert!(!format!("{c:?}").contains("s3cret"));
 /// # Ok::<(), edgepool::Error>(())
 /// ```
@@ -30,14 +38,11 @@ pub struct Config {
     pub db: u32,
     /// Name set with `CLIENT SETNAME` (no spaces). Defaults to none.
     pub client_name: Option<String>,
-    /// TCP connect (and TLS handshake) timeout. Defaults to 3 s.
-    pub connect_timeout: Duration,
-    /// Longest wait for a reply. Defaults to 5 s.
-    pub read_timeout: Duration,
-    /// Longest wait to send a request. Defaults to 5 s.
-    pub write_timeout: Duration,
-    /// TLS. Defaults to off; `rediss://` URLs turn on verified TLS.
-    pub tls: TlsMode,
+    /// Connect deadline (over TCP, TLS and the login), read and write
+    /// timeouts, keepalive, nodelay, TLS. Defaults to
+    /// [`ConnectOptions::default()`]: connect 3 s, read and write 5 s,
+    /// keepalive on, no TLS; `rediss://` URLs turn on verified TLS.
+    pub net: ConnectOptions,
     /// Bounds on replies. Defaults to 512 MiB bulk strings, 1M-element arrays.
     pub limits: Limits,
 }
@@ -50,10 +55,7 @@ impl Default for Config {
             password: None,
             db: 0,
             client_name: None,
-            connect_timeout: Duration::from_secs(3),
-            read_timeout: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(5),
-            tls: TlsMode::Off,
+            net: ConnectOptions::default(),
             limits: Limits::default(),
         }
     }
@@ -67,10 +69,7 @@ impl fmt::Debug for Config {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("db", &self.db)
             .field("client_name", &self.client_name)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("read_timeout", &self.read_timeout)
-            .field("write_timeout", &self.write_timeout)
-            .field("tls", &self.tls)
+            .field("net", &self.net)
             .field("limits", &self.limits)
             .finish()
     }
@@ -163,7 +162,7 @@ impl Config {
             }
         }
         if tls {
-            config.tls = TlsMode::Verified {
+            config.net.tls = TlsMode::Verified {
                 server_name: None,
                 ca: None,
             };
@@ -205,50 +204,7 @@ impl Config {
         self
     }
 
-    /// Sets the connect timeout.
-    ///
-    /// ```
-    /// let c = edgepool::redis::Config::new("127.0.0.1:6379").connect_timeout(std::time::Duration::from_secs(1));
-    /// # let _ = c;
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets the read timeout.
-    ///
-    /// ```
-    /// let c = edgepool::redis::Config::new("127.0.0.1:6379").read_timeout(std::time::Duration::from_secs(1));
-    /// # let _ = c;
-    /// ```
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
-        self
-    }
-
-    /// Sets the write timeout.
-    ///
-    /// ```
-    /// let c = edgepool::redis::Config::new("127.0.0.1:6379").write_timeout(std::time::Duration::from_secs(1));
-    /// # let _ = c;
-    /// ```
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
-
-    /// Sets TLS.
-    ///
-    /// ```
-    /// use edgepool::net::TlsMode;
-    /// let c = edgepool::redis::Config::new("127.0.0.1:6380").tls(TlsMode::Insecure);
-    /// # let _ = c;
-    /// ```
-    pub fn tls(mut self, tls: TlsMode) -> Self {
-        self.tls = tls;
-        self
-    }
+    crate::net::net_setters!("edgepool::redis::Config::new(\"127.0.0.1:6379\")");
 
     /// Sets the reply limits.
     ///
@@ -273,16 +229,7 @@ impl Config {
         if self.username.is_some() && self.password.is_none() {
             return Err(Error::Config("a Redis username needs a password".into()));
         }
-        for (name, d) in [
-            ("connect_timeout", self.connect_timeout),
-            ("read_timeout", self.read_timeout),
-            ("write_timeout", self.write_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(Error::Config(format!("{name} must not be zero")));
-            }
-        }
-        Ok(())
+        self.net.validate()
     }
 }
 
@@ -338,7 +285,7 @@ mod tests {
         let c = Config::from_url("redis://[::1]:7000/1").unwrap();
         assert_eq!(c.addr, "[::1]:7000");
         let c = Config::from_url("rediss://h:6380").unwrap();
-        assert!(matches!(c.tls, TlsMode::Verified { .. }));
+        assert!(matches!(c.net.tls, TlsMode::Verified { .. }));
         for bad in [
             "redis://",
             "redis:///1",
@@ -355,6 +302,29 @@ mod tests {
     }
 
     #[test]
+    fn transport_settings_live_in_net() {
+        use crate::net::ConnectOptions;
+        use std::time::Duration;
+        let c = Config::new("h:1");
+        assert_eq!(c.net, ConnectOptions::default());
+        assert_eq!(c.net.connect_timeout, Duration::from_secs(3));
+        assert_eq!(c.net.read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.net.write_timeout, Some(Duration::from_secs(5)));
+        let c = c
+            .keepalive(None)
+            .nodelay(false)
+            .read_timeout(None)
+            .write_timeout(Duration::from_secs(1));
+        assert_eq!(
+            (c.net.keepalive, c.net.nodelay, c.net.read_timeout),
+            (None, false, None)
+        );
+        assert_eq!(c.net.write_timeout, Some(Duration::from_secs(1)));
+        assert!(c.validate().is_ok());
+        assert!(Config::from_url("redis://h:1").unwrap().net.tls == TlsMode::Off);
+    }
+
+    #[test]
     fn debug_redacts_the_password() {
         let c = Config::new("h:1").auth(Some("app"), "hunter22");
         let d = format!("{c:?}");
@@ -366,7 +336,7 @@ mod tests {
     fn validation() {
         assert!(Config::new("h:1").client_name("a b").validate().is_err());
         assert!(Config::new("h:1")
-            .read_timeout(Duration::ZERO)
+            .read_timeout(std::time::Duration::ZERO)
             .validate()
             .is_err());
         let mut c = Config::new("h:1");

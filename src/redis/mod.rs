@@ -18,82 +18,20 @@ pub mod resp;
 
 pub use client::{Client, Pipeline};
 pub use config::Config;
-pub use resp::{Limits, Value};
+pub use resp::{Limits, RespError, Value};
 
-use crate::Probe;
-use crate::{Error, Result};
-
-/// The r2d2 manager for Redis: connects (with `AUTH`, `SELECT`, `CLIENT
-/// SETNAME`), probes with `PING`, and reports a client broken after a
-/// transport error. Works in [`Pool`](crate::Pool) and in a plain `r2d2::Pool`.
-///
-/// ```no_run
-/// use edgepool::{redis, Pool};
-/// let pool = Pool::new(redis::Manager::new(redis::Config::new("127.0.0.1:6379")))?;
-/// let mut conn = pool.get()?;
-/// conn.ping()?;
-/// # Ok::<(), edgepool::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Manager {
-    config: Config,
-}
-
-impl Manager {
-    /// A manager for the server `config` describes.
+crate::manage::stream_manager! {
+    /// The r2d2 manager for Redis: connects (with `AUTH`, `SELECT`, `CLIENT
+    /// SETNAME`), probes with `PING`, and reports a client broken after a
+    /// transport error. Works in [`Pool`](crate::Pool) and in a plain `r2d2::Pool`.
     ///
+    /// ```no_run
+    /// use edgepool::{redis, Pool};
+    /// let pool = Pool::new(redis::Manager::new(redis::Config::new("127.0.0.1:6379")))?;
+    /// let mut conn = pool.get()?;
+    /// conn.ping()?;
+    /// # Ok::<(), edgepool::Error>(())
     /// ```
-    /// let m = edgepool::redis::Manager::new(edgepool::redis::Config::default());
-    /// assert_eq!(m.config().addr, "127.0.0.1:6379");
-    /// ```
-    pub fn new(config: Config) -> Manager {
-        Manager { config }
-    }
-
-    /// The config.
-    ///
-    /// ```
-    /// let m = edgepool::redis::Manager::new(edgepool::redis::Config::default());
-    /// assert_eq!(m.config().db, 0);
-    /// ```
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-}
-
-impl crate::Manage for Manager {
-    fn target(&self) -> Option<String> {
-        Some(self.config.addr.clone())
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.config.validate()
-    }
-
-    fn connect_budget(&self) -> Option<std::time::Duration> {
-        Some(self.config.connect_timeout)
-    }
-
-    fn connect_within(&self, budget: std::time::Duration) -> Result<Client> {
-        let mut config = self.config.clone();
-        config.connect_timeout = config.connect_timeout.min(budget);
-        Client::connect(&config)
-    }
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Client;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Client> {
-        Client::connect(&self.config)
-    }
-
-    fn is_valid(&self, conn: &mut Client) -> Result<()> {
-        conn.probe()
-    }
-
-    fn has_broken(&self, conn: &mut Client) -> bool {
-        conn.is_broken()
-    }
+    Manager(Config) -> Client,
+    "edgepool::redis::Manager::new(edgepool::redis::Config::new(\"127.0.0.1:6379\"))"
 }

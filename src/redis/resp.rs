@@ -2,10 +2,95 @@
 //!
 //! Every length is checked against [`Limits`] before anything is allocated,
 //! and nothing is allocated before the bytes it describes have arrived, so a
-//! hostile length field costs nothing. Nesting is bounded too.
+//! hostile length field costs nothing. Nesting is bounded too. Malformed
+//! input is a typed [`RespError`], kept apart from "need more bytes"
+//! (`Ok(None)`).
 
-use crate::{Error, Result};
+use crate::{Error, ProtocolError};
 use std::fmt;
+
+/// What is wrong with the bytes [`decode`] was given: malformed RESP2, or a
+/// value over the configured [`Limits`]. Inside the crate's error it is
+/// [`Error::Protocol`]`(`[`ProtocolError::Resp`]`(..))`; `?` converts it.
+///
+/// ```
+/// use edgepool::redis::{resp, Limits, RespError};
+/// use edgepool::{Error, ProtocolError};
+///
+/// let l = Limits::default().max_bulk(4);
+/// assert_eq!(resp::decode(b"?\r\n", &l), Err(RespError::TypeByte(b'?')));
+/// assert_eq!(
+///     resp::decode(b"$5\r\nhello\r\n", &l),
+///     Err(RespError::BulkTooLarge { len: 5, max: 4 })
+/// );
+/// let e = Error::from(RespError::NewLine);
+/// assert!(matches!(e, Error::Protocol(ProtocolError::Resp(RespError::NewLine))));
+/// assert_eq!(e.to_string(), "protocol error: RESP: CR or LF out of place in a line");
+/// assert!(e.is_transport());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum RespError {
+    /// A value starts with a byte that is no RESP2 type (`+ - : $ *`).
+    #[error("unknown type byte 0x{0:02x}")]
+    TypeByte(u8),
+    /// A CR not followed by LF, or an LF without CR, in a line.
+    #[error("CR or LF out of place in a line")]
+    NewLine,
+    /// A line (`+…`, `-…`, `:…`, a length) without CRLF within 64 KiB.
+    #[error("line longer than 64 KiB")]
+    LineTooLong,
+    /// An integer or a length that is not a decimal `i64`.
+    #[error("bad integer")]
+    Integer,
+    /// A bulk string length below -1 (-1 is the null bulk string).
+    #[error("bad bulk string length {0}")]
+    BulkLength(i64),
+    /// An array length below -1 (-1 is the null array).
+    #[error("bad array length {0}")]
+    ArrayLength(i64),
+    /// A bulk string longer than [`Limits::max_bulk`].
+    #[error("bulk string of {len} bytes over the limit of {max}")]
+    BulkTooLarge {
+        /// The length the peer announced.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// An array with more elements than [`Limits::max_array`].
+    #[error("array of {len} elements over the limit of {max}")]
+    ArrayTooLarge {
+        /// The length the peer announced.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// Arrays nested deeper than [`Limits::max_depth`].
+    #[error("arrays nested deeper than {max}")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// A bulk string's data not followed by CRLF.
+    #[error("bulk string not followed by CRLF")]
+    BulkEnd,
+}
+
+impl From<RespError> for ProtocolError {
+    fn from(e: RespError) -> Self {
+        ProtocolError::Resp(e)
+    }
+}
+
+impl From<RespError> for Error {
+    fn from(e: RespError) -> Self {
+        Error::Protocol(ProtocolError::Resp(e))
+    }
+}
+
+/// What [`decode`] returns: a value and the bytes it took, `None` for "need
+/// more bytes", or what is wrong with them.
+type Decoded<T> = Result<Option<T>, RespError>;
 
 /// A RESP2 value.
 ///
@@ -153,17 +238,18 @@ impl Limits {
 ///
 /// `Ok(None)`: `buf` holds only part of a value; read more and call again.
 /// `Ok(Some((value, used)))`: a value and how many bytes it took.
-/// `Err(Error::Protocol)`: malformed or over a limit.
+/// `Err(`[`RespError`]`)`: malformed or over a limit (`?` makes it an
+/// [`Error::Protocol`]).
 ///
 /// ```
-/// use edgepool::redis::{resp, Limits, Value};
+/// use edgepool::redis::{resp, Limits, RespError, Value};
 /// let l = Limits::default();
 /// assert_eq!(resp::decode(b"+OK\r\n", &l)?, Some((Value::Simple("OK".into()), 5)));
 /// assert_eq!(resp::decode(b"$5\r\nhel", &l)?, None);
-/// assert!(resp::decode(b"?\r\n", &l).is_err());
+/// assert_eq!(resp::decode(b"?\r\n", &l), Err(RespError::TypeByte(b'?')));
 /// # Ok::<(), edgepool::Error>(())
 /// ```
-pub fn decode(buf: &[u8], limits: &Limits) -> Result<Option<(Value, usize)>> {
+pub fn decode(buf: &[u8], limits: &Limits) -> Decoded<(Value, usize)> {
     let mut pos = 0;
     match value(buf, &mut pos, limits, 0)? {
         Some(v) => Ok(Some((v, pos))),
@@ -174,45 +260,62 @@ pub fn decode(buf: &[u8], limits: &Limits) -> Result<Option<(Value, usize)>> {
 /// Longest line (`+…`, `-…`, `:…`, a length) accepted before the CRLF.
 const MAX_LINE: usize = 64 * 1024;
 
-fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(msg.into().into())
-}
-
 /// Finds the line starting at `*pos` (after the type byte); returns it without
 /// the CRLF and moves `pos` past it.
-fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Result<Option<&'a [u8]>> {
+fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Decoded<&'a [u8]> {
     let rest = &buf[*pos..];
-    let window = &rest[..rest.len().min(MAX_LINE + 2)];
+    // A CR at index MAX_LINE at the latest: a longer line is refused
+    // whether or not its CRLF has arrived, so a prefix of the bytes never
+    // gives a different answer than the whole.
+    let window = &rest[..rest.len().min(MAX_LINE + 1)];
     match window.iter().position(|&b| b == b'\r' || b == b'\n') {
-        Some(i) if rest[i] == b'\n' => Err(bad("LF inside a line")),
+        Some(i) if rest[i] == b'\n' => Err(RespError::NewLine),
         Some(i) => {
             if i + 1 >= rest.len() {
                 return Ok(None);
             }
             if rest[i + 1] != b'\n' {
-                return Err(bad("CR not followed by LF"));
+                return Err(RespError::NewLine);
             }
             *pos += i + 2;
             Ok(Some(&rest[..i]))
         }
-        None if rest.len() > MAX_LINE => Err(bad("line too long")),
+        None if rest.len() > MAX_LINE => Err(RespError::LineTooLong),
         None => Ok(None),
     }
 }
 
-fn int(line: &[u8]) -> Result<i64> {
+fn int(line: &[u8]) -> Result<i64, RespError> {
     std::str::from_utf8(line)
         .ok()
         .filter(|s| !s.is_empty() && !s.starts_with('+'))
         .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| bad(format!("bad integer {:?}", String::from_utf8_lossy(line))))
+        .ok_or(RespError::Integer)
+}
+
+/// A bulk or array length: -1 is `None` (null), anything else below 0 is
+/// `bad(n)`, above `max` is `too_large(n)`.
+fn length(
+    n: i64,
+    max: usize,
+    bad: fn(i64) -> RespError,
+    too_large: fn(u64, usize) -> RespError,
+) -> Result<Option<usize>, RespError> {
+    if n == -1 {
+        return Ok(None);
+    }
+    let wide = u64::try_from(n).map_err(|_| bad(n))?;
+    match usize::try_from(wide) {
+        Ok(len) if len <= max => Ok(Some(len)),
+        _ => Err(too_large(wide, max)),
+    }
 }
 
 fn text(line: &[u8]) -> String {
     String::from_utf8_lossy(line).into_owned()
 }
 
-fn value(buf: &[u8], pos: &mut usize, limits: &Limits, depth: usize) -> Result<Option<Value>> {
+fn value(buf: &[u8], pos: &mut usize, limits: &Limits, depth: usize) -> Decoded<Value> {
     let Some(&kind) = buf.get(*pos) else {
         return Ok(None);
     };
@@ -224,49 +327,43 @@ fn value(buf: &[u8], pos: &mut usize, limits: &Limits, depth: usize) -> Result<O
         b'+' => Value::Simple(text(head)),
         b'-' => Value::Error(text(head)),
         b':' => Value::Int(int(head)?),
-        b'$' => {
-            let n = int(head)?;
-            if n == -1 {
-                Value::Nil
-            } else {
-                let n = usize::try_from(n).map_err(|_| bad(format!("bad bulk length {n}")))?;
-                if n > limits.max_bulk {
-                    return Err(bad(format!(
-                        "bulk string of {n} bytes over the limit of {}",
-                        limits.max_bulk
-                    )));
-                }
-                let end = p
-                    .checked_add(n)
-                    .ok_or_else(|| bad("bulk length overflows"))?;
-                if buf.len() < end + 2 {
+        b'$' => match length(
+            int(head)?,
+            limits.max_bulk,
+            RespError::BulkLength,
+            |len, max| RespError::BulkTooLarge { len, max },
+        )? {
+            None => Value::Nil,
+            Some(n) => {
+                // Only a limit near usize::MAX lets p + n overflow: too large.
+                let too_large = RespError::BulkTooLarge {
+                    len: n as u64,
+                    max: limits.max_bulk,
+                };
+                let end = p.checked_add(n).ok_or(too_large)?;
+                if buf.len().saturating_sub(2) < end {
                     return Ok(None);
                 }
                 if &buf[end..end + 2] != b"\r\n" {
-                    return Err(bad("bulk string not followed by CRLF"));
+                    return Err(RespError::BulkEnd);
                 }
                 let data = buf[p..end].to_vec();
                 p = end + 2;
                 Value::Bulk(data)
             }
-        }
-        b'*' => {
-            let n = int(head)?;
-            if n == -1 {
-                Value::Nil
-            } else {
-                let n = usize::try_from(n).map_err(|_| bad(format!("bad array length {n}")))?;
-                if n > limits.max_array {
-                    return Err(bad(format!(
-                        "array of {n} elements over the limit of {}",
-                        limits.max_array
-                    )));
-                }
+        },
+        b'*' => match length(
+            int(head)?,
+            limits.max_array,
+            RespError::ArrayLength,
+            |len, max| RespError::ArrayTooLarge { len, max },
+        )? {
+            None => Value::Nil,
+            Some(n) => {
                 if depth >= limits.max_depth {
-                    return Err(bad(format!(
-                        "arrays nested deeper than {}",
-                        limits.max_depth
-                    )));
+                    return Err(RespError::TooDeep {
+                        max: limits.max_depth,
+                    });
                 }
                 // Each element takes at least 3 bytes: allocate for what is here.
                 let mut items = Vec::with_capacity(n.min((buf.len() - p) / 3));
@@ -278,8 +375,8 @@ fn value(buf: &[u8], pos: &mut usize, limits: &Limits, depth: usize) -> Result<O
                 }
                 Value::Array(items)
             }
-        }
-        other => return Err(bad(format!("unknown type byte 0x{other:02x}"))),
+        },
+        other => return Err(RespError::TypeByte(other)),
     };
     *pos = p;
     Ok(Some(v))
@@ -519,54 +616,97 @@ mod tests {
     }
 
     #[test]
-    fn malformed_input_is_an_error() {
+    fn malformed_input_is_a_typed_error() {
+        use RespError::*;
         let l = Limits::default();
-        for bad in [
-            &b"?\r\n"[..],
-            b"+OK\rX",
-            b":abc\r\n",
-            b":\r\n",
-            b":+5\r\n",
-            b":99999999999999999999\r\n",
-            b"$-2\r\n",
-            b"$abc\r\n",
-            b"$3\r\nabcde\r\n",
-            b"*-5\r\n",
-            b"*1\r\n?\r\n",
-            b"$3\r\nabc\n\n",
-            b"+O\nK\r\n",
-        ] {
+        let cases: &[(&[u8], RespError)] = &[
+            (b"?\r\n", TypeByte(b'?')),
+            (b"+OK\rX", NewLine),
+            (b"+O\nK\r\n", NewLine),
+            (b":abc\r\n", Integer),
+            (b":\r\n", Integer),
+            (b":+5\r\n", Integer),
+            (b":99999999999999999999\r\n", Integer),
+            (b"$-2\r\n", BulkLength(-2)),
+            (b"$abc\r\n", Integer),
+            (b"$3\r\nabcde\r\n", BulkEnd),
+            (b"$3\r\nabc\n\n", BulkEnd),
+            (b"*-5\r\n", ArrayLength(-5)),
+            (b"*1\r\n?\r\n", TypeByte(b'?')),
+        ];
+        for &(bytes, want) in cases {
+            let got = decode(bytes, &l);
+            assert_eq!(got, Err(want), "{:?}", String::from_utf8_lossy(bytes));
+            // `?` into the crate's error: a protocol error, transport-fatal.
+            let e = Error::from(want);
             assert!(
-                matches!(decode(bad, &l), Err(Error::Protocol(_))),
-                "{:?}",
-                String::from_utf8_lossy(bad)
+                matches!(e, Error::Protocol(ProtocolError::Resp(w)) if w == want),
+                "{e:?}"
             );
+            assert!(e.is_transport());
         }
     }
 
     #[test]
     fn limits_are_checked_before_allocating() {
         let l = Limits::default();
+        let max = l.max_bulk;
         // Hostile lengths: refused at once, nothing allocated.
-        assert!(decode(b"$9223372036854775807\r\n", &l).is_err());
-        assert!(decode(b"$536870913\r\n", &l).is_err());
-        assert!(decode(b"*1000001\r\n", &l).is_err());
+        assert_eq!(
+            decode(b"$9223372036854775807\r\n", &l),
+            Err(RespError::BulkTooLarge {
+                len: i64::MAX as u64,
+                max
+            })
+        );
+        assert_eq!(
+            decode(b"$536870913\r\n", &l),
+            Err(RespError::BulkTooLarge {
+                len: 536_870_913,
+                max
+            })
+        );
+        assert_eq!(
+            decode(b"*1000001\r\n", &l),
+            Err(RespError::ArrayTooLarge {
+                len: 1_000_001,
+                max: 1_000_000
+            })
+        );
         assert!(decode(b"*9223372036854775807\r\n", &l).is_err());
         // Within the limits but not here yet: need more, no allocation of the size.
         assert_eq!(decode(b"$536870912\r\n", &l).unwrap(), None);
         assert_eq!(decode(b"*1000000\r\n:1\r\n", &l).unwrap(), None);
         let small = Limits::default().max_bulk(4).max_array(2).max_depth(2);
-        assert!(decode(b"$5\r\nhello\r\n", &small).is_err());
-        assert!(decode(b"*3\r\n:1\r\n:2\r\n:3\r\n", &small).is_err());
-        assert!(decode(b"*1\r\n*1\r\n*1\r\n:1\r\n", &small).is_err());
+        assert_eq!(
+            decode(b"$5\r\nhello\r\n", &small),
+            Err(RespError::BulkTooLarge { len: 5, max: 4 })
+        );
+        assert_eq!(
+            decode(b"*3\r\n:1\r\n:2\r\n:3\r\n", &small),
+            Err(RespError::ArrayTooLarge { len: 3, max: 2 })
+        );
+        assert_eq!(
+            decode(b"*1\r\n*1\r\n*1\r\n:1\r\n", &small),
+            Err(RespError::TooDeep { max: 2 })
+        );
         assert!(decode(b"*1\r\n*1\r\n:1\r\n", &small).unwrap().is_some());
         // Deep nesting does not overflow the stack.
         let deep = b"*1\r\n".repeat(100_000);
-        assert!(decode(&deep, &l).is_err());
+        assert_eq!(decode(&deep, &l), Err(RespError::TooDeep { max: 32 }));
         // A line that never ends is refused once it is too long.
         let mut long = b"+".to_vec();
         long.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
-        assert!(decode(&long, &l).is_err());
+        assert_eq!(decode(&long, &l), Err(RespError::LineTooLong));
+        // The longest line is accepted, one byte more is refused, with or
+        // without its CRLF: what a prefix says, the whole says too.
+        for (len, ok) in [(MAX_LINE, true), (MAX_LINE + 1, false)] {
+            let mut line = b"+".to_vec();
+            line.extend(std::iter::repeat_n(b'a', len));
+            line.extend_from_slice(b"\r\n");
+            assert_eq!(decode(&line, &l).is_ok(), ok, "{len}");
+            assert_eq!(decode(&line[..len + 2], &l).is_ok(), ok, "{len} + CR");
+        }
     }
 
     #[test]

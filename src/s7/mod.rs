@@ -37,81 +37,19 @@ pub use iso::IsoError;
 pub use item::{Area, Item};
 pub use pdu::PduError;
 
-use crate::Probe;
-use crate::{Error, Result};
-
-/// The r2d2 manager for S7 PLCs: connects (TCP, ISO connection, S7 setup),
-/// probes with an SZL read (0x0424, falling back to 0x0011 on CPUs that
-/// refuse it), and reports a client broken after a transport error. Works
-/// in [`Pool`](crate::Pool) and in a plain `r2d2::Pool`.
-///
-/// ```no_run
-/// use edgepool::{s7, Pool};
-/// let pool = Pool::new(s7::Manager::new(s7::Config::new("192.168.0.10:102")))?;
-/// let mut plc = pool.get()?;
-/// let inputs = plc.read_area(s7::Area::Inputs, 0, 0, 2)?;
-/// # Ok::<(), edgepool::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Manager {
-    config: Config,
-}
-
-impl Manager {
-    /// A manager for the PLC `config` describes.
+crate::manage::stream_manager! {
+    /// The r2d2 manager for S7 PLCs: connects (TCP, ISO connection, S7 setup),
+    /// probes with an SZL read (0x0424, falling back to 0x0011 on CPUs that
+    /// refuse it), and reports a client broken after a transport error. Works
+    /// in [`Pool`](crate::Pool) and in a plain `r2d2::Pool`.
     ///
+    /// ```no_run
+    /// use edgepool::{s7, Pool};
+    /// let pool = Pool::new(s7::Manager::new(s7::Config::new("192.168.0.10:102")))?;
+    /// let mut plc = pool.get()?;
+    /// let inputs = plc.read_area(s7::Area::Inputs, 0, 0, 2)?;
+    /// # Ok::<(), edgepool::Error>(())
     /// ```
-    /// let m = edgepool::s7::Manager::new(edgepool::s7::Config::new("10.0.0.5:102"));
-    /// assert_eq!(m.config().slot, 1);
-    /// ```
-    pub fn new(config: Config) -> Manager {
-        Manager { config }
-    }
-
-    /// The config.
-    ///
-    /// ```
-    /// let m = edgepool::s7::Manager::new(edgepool::s7::Config::default());
-    /// assert_eq!(m.config().pdu_size, 480);
-    /// ```
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-}
-
-impl crate::Manage for Manager {
-    fn target(&self) -> Option<String> {
-        Some(self.config.addr.clone())
-    }
-
-    fn validate(&self) -> Result<()> {
-        self.config.validate()
-    }
-
-    fn connect_budget(&self) -> Option<std::time::Duration> {
-        Some(self.config.net.connect_timeout)
-    }
-
-    fn connect_within(&self, budget: std::time::Duration) -> Result<Client> {
-        let mut config = self.config.clone();
-        config.net.connect_timeout = config.net.connect_timeout.min(budget);
-        Client::connect(&config)
-    }
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Client;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Client> {
-        Client::connect(&self.config)
-    }
-
-    fn is_valid(&self, conn: &mut Client) -> Result<()> {
-        conn.probe()
-    }
-
-    fn has_broken(&self, conn: &mut Client) -> bool {
-        conn.is_broken()
-    }
+    Manager(Config) -> Client,
+    "edgepool::s7::Manager::new(edgepool::s7::Config::new(\"10.0.0.5:102\"))"
 }

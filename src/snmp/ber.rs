@@ -4,7 +4,122 @@
 //! Decoding never allocates more than the input holds and never panics:
 //! every length is checked against the bytes that are there.
 
-use crate::{Error, Result};
+/// `Result` with a [`BerError`].
+type Result<T, E = BerError> = std::result::Result<T, E>;
+
+/// Why bytes are not a well-formed SNMP message: what the BER decoder, the
+/// v1/v2c message decoder and the SNMPv3 header decoder find wrong. Small
+/// and `Copy` (like `httparse::Error`), so decoding allocates nothing even
+/// when it fails; it reaches users as
+/// [`Error::Protocol`](crate::Error::Protocol)`(`[`ProtocolError::Ber`](crate::ProtocolError::Ber)`)`.
+///
+/// ```
+/// use edgepool::snmp::{ber::Reader, BerError, Message};
+/// use edgepool::{Error, ProtocolError};
+/// // An OCTET STRING where an INTEGER belongs.
+/// let e = Reader::new(&[0x04, 0x01, b'x']).integer().unwrap_err();
+/// assert_eq!(e, BerError::UnexpectedTag { expected: 0x02, found: 0x04 });
+/// assert_eq!(e.to_string(), "expected tag 0x02, found 0x04");
+/// // A length that runs past the end of the datagram.
+/// assert_eq!(Reader::new(&[0x04, 0x05, b'x']).tlv().unwrap_err(), BerError::Truncated);
+/// // An INTEGER of nine bytes.
+/// let e = Reader::new(&[0x02, 0x09, 1, 2, 3, 4, 5, 6, 7, 8, 9]).integer().unwrap_err();
+/// assert_eq!(e, BerError::BadInteger { len: 9 });
+/// // Into the crate's error: the stream is out of step.
+/// let e = Error::from(BerError::IndefiniteLength);
+/// assert!(e.is_transport());
+/// assert!(matches!(e, Error::Protocol(ProtocolError::Ber(BerError::IndefiniteLength))));
+/// assert!(Message::decode(&[0x31, 0x00]).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum BerError {
+    /// The bytes end inside a TLV (its header or its value), or a TLV runs
+    /// past the one that holds it.
+    #[error("truncated TLV")]
+    Truncated,
+    /// A TLV with another tag than the one its position requires.
+    #[error("expected tag 0x{expected:02x}, found 0x{found:02x}")]
+    UnexpectedTag {
+        /// The tag the position requires.
+        expected: u8,
+        /// The tag found.
+        found: u8,
+    },
+    /// A tag SNMP does not define where one of several is allowed (a
+    /// value, a PDU, an SNMPv3 msgData).
+    #[error("unknown {what} tag 0x{found:02x}")]
+    UnknownTag {
+        /// What the TLV holds: "value", "PDU", "msgData".
+        what: &'static str,
+        /// The tag found.
+        found: u8,
+    },
+    /// A tag number of 31 or more (several tag bytes): SNMP uses none.
+    #[error("multi-byte tags are not used by SNMP")]
+    MultiByteTag,
+    /// An indefinite length (0x80), which SNMP forbids.
+    #[error("indefinite lengths are not allowed")]
+    IndefiniteLength,
+    /// A length of more than 4 bytes, or one that overflows.
+    #[error("length field of more than 4 bytes, or overflowing")]
+    BadLength,
+    /// An INTEGER (or unsigned value) of no bytes or of more than its type holds.
+    #[error("INTEGER of {len} bytes")]
+    BadInteger {
+        /// Bytes of its contents.
+        len: usize,
+    },
+    /// A number that does not fit the field that holds it.
+    #[error("{what} out of range")]
+    IntegerOverflow {
+        /// The field: "Counter32", "request-id", "msgID", "OID sub-identifier", …
+        what: &'static str,
+    },
+    /// A NULL with contents.
+    #[error("NULL with contents")]
+    NullWithContents,
+    /// An OBJECT IDENTIFIER that is empty, has a sub-identifier starting
+    /// with 0x80, or ends inside a sub-identifier.
+    #[error("malformed OBJECT IDENTIFIER")]
+    BadOid,
+    /// A field longer than SNMP allows.
+    #[error("{what} of {len} (at most {max})")]
+    TooLarge {
+        /// The field: "OID" (sub-identifiers), "msgUserName" (bytes), …
+        what: &'static str,
+        /// Its size.
+        len: u32,
+        /// The most allowed.
+        max: u32,
+    },
+    /// Bytes left over inside a constructed value after its last field.
+    #[error("extra bytes after {after}")]
+    TrailingBytes {
+        /// The last field read: "the PDU", "a variable binding", …
+        after: &'static str,
+    },
+    /// An IpAddress (or a v1 trap's agent-addr) of another size than 4 bytes.
+    #[error("IpAddress of {len} bytes")]
+    BadAddress {
+        /// Bytes of its contents.
+        len: usize,
+    },
+    /// A message version other than the decoder's (v1/v2c: 0 or 1;
+    /// SNMPv3: 3).
+    #[error("unexpected SNMP version {0}")]
+    UnexpectedVersion(i64),
+    /// SNMPv3 msgMaxSize below 484 (RFC 3412).
+    #[error("msgMaxSize {0} below 484")]
+    MaxSizeTooSmall(i32),
+    /// SNMPv3 msgFlags not one byte, privacy without authentication, or
+    /// msgData encrypted other than as the flags say.
+    #[error("bad SNMPv3 msgFlags")]
+    BadFlags,
+    /// An SNMPv3 security model other than USM (3).
+    #[error("security model {0} (only USM, 3)")]
+    UnsupportedSecurityModel(i32),
+}
 
 /// Tags of the universal, application and context types SNMP uses.
 ///
@@ -116,10 +231,6 @@ pub mod tag {
 /// ```
 pub const MAX_OID_LEN: usize = 128;
 
-pub(crate) fn bad(msg: impl Into<String>) -> Error {
-    Error::Protocol(msg.into().into())
-}
-
 /// Reads TLVs from a byte slice.
 ///
 /// ```
@@ -191,7 +302,7 @@ impl<'a> Reader<'a> {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn tlv(&mut self) -> Result<(u8, &'a [u8])> {
-        let (tag, start, len) = header(self.buf, self.pos)?.ok_or_else(|| bad("truncated TLV"))?;
+        let (tag, start, len) = header(self.buf, self.pos)?.ok_or(BerError::Truncated)?;
         let end = start + len;
         self.pos = end;
         Ok((tag, &self.buf[start..end]))
@@ -208,7 +319,10 @@ impl<'a> Reader<'a> {
     pub fn expect(&mut self, want: u8) -> Result<&'a [u8]> {
         let (tag, value) = self.tlv()?;
         if tag != want {
-            return Err(bad(format!("expected tag 0x{want:02x}, found 0x{tag:02x}")));
+            return Err(BerError::UnexpectedTag {
+                expected: want,
+                found: tag,
+            });
         }
         Ok(value)
     }
@@ -265,7 +379,7 @@ impl<'a> Reader<'a> {
     pub fn null(&mut self) -> Result<()> {
         match self.expect(tag::NULL)? {
             [] => Ok(()),
-            _ => Err(bad("NULL with contents")),
+            _ => Err(BerError::NullWithContents),
         }
     }
 }
@@ -277,7 +391,7 @@ pub(crate) fn header(buf: &[u8], pos: usize) -> Result<Option<(u8, usize, usize)
         return Ok(None);
     };
     if tag & 0x1f == 0x1f {
-        return Err(bad("multi-byte tags are not used by SNMP"));
+        return Err(BerError::MultiByteTag);
     }
     let Some(&first) = buf.get(pos + 1) else {
         return Ok(None);
@@ -287,10 +401,10 @@ pub(crate) fn header(buf: &[u8], pos: usize) -> Result<Option<(u8, usize, usize)
     } else {
         let n = (first & 0x7f) as usize;
         if n == 0 {
-            return Err(bad("indefinite lengths are not allowed"));
+            return Err(BerError::IndefiniteLength);
         }
         if n > 4 {
-            return Err(bad(format!("length of {n} bytes")));
+            return Err(BerError::BadLength);
         }
         let Some(bytes) = buf.get(pos + 2..pos + 2 + n) else {
             return Ok(None);
@@ -301,13 +415,26 @@ pub(crate) fn header(buf: &[u8], pos: usize) -> Result<Option<(u8, usize, usize)
     match start.checked_add(len) {
         Some(end) if end <= buf.len() => Ok(Some((tag, start, len))),
         Some(_) => Ok(None),
-        None => Err(bad("length overflows")),
+        None => Err(BerError::BadLength),
+    }
+}
+
+/// The outer SEQUENCE of a message: `(value start, value length)`, `None`
+/// when `buf` ends inside it, an error when `buf` starts with another tag.
+pub(crate) fn sequence(buf: &[u8]) -> Result<Option<(usize, usize)>> {
+    match header(buf, 0)? {
+        Some((tag::SEQUENCE, start, len)) => Ok(Some((start, len))),
+        Some((found, ..)) => Err(BerError::UnexpectedTag {
+            expected: tag::SEQUENCE,
+            found,
+        }),
+        None => Ok(None),
     }
 }
 
 pub(crate) fn decode_i64(v: &[u8]) -> Result<i64> {
     if v.is_empty() || v.len() > 8 {
-        return Err(bad(format!("INTEGER of {} bytes", v.len())));
+        return Err(BerError::BadInteger { len: v.len() });
     }
     let mut x: i64 = if v[0] & 0x80 != 0 { -1 } else { 0 };
     for &b in v {
@@ -318,10 +445,12 @@ pub(crate) fn decode_i64(v: &[u8]) -> Result<i64> {
 
 pub(crate) fn decode_u64(v: &[u8], max_bytes: usize) -> Result<u64> {
     if v.is_empty() || v.len() > max_bytes {
-        return Err(bad(format!("unsigned of {} bytes", v.len())));
+        return Err(BerError::BadInteger { len: v.len() });
     }
     if v.len() == max_bytes && v[0] != 0 {
-        return Err(bad("unsigned value out of range"));
+        return Err(BerError::IntegerOverflow {
+            what: "unsigned value",
+        });
     }
     Ok(v.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
 }
@@ -330,24 +459,30 @@ pub(crate) fn decode_u32(v: &[u8]) -> Result<u32> {
     // Agents send Counter32 etc. as signed-looking INTEGER encodings with a
     // leading zero; some send 0xFF… for large values without it: accept both.
     let x = decode_u64(v, 5)?;
-    u32::try_from(x).map_err(|_| bad("32-bit value out of range"))
+    u32::try_from(x).map_err(|_| BerError::IntegerOverflow {
+        what: "32-bit value",
+    })
 }
+
+const SUB_ID_OVERFLOW: BerError = BerError::IntegerOverflow {
+    what: "OID sub-identifier",
+};
 
 /// Decodes OID contents into sub-identifiers.
 pub(crate) fn decode_oid(v: &[u8]) -> Result<Vec<u32>> {
     if v.is_empty() {
-        return Err(bad("empty OID"));
+        return Err(BerError::BadOid);
     }
     let mut out = Vec::with_capacity((v.len() + 1).min(MAX_OID_LEN));
     let mut acc: u64 = 0;
     let mut in_progress = false;
     for (i, &b) in v.iter().enumerate() {
         if !in_progress && b == 0x80 {
-            return Err(bad("OID sub-identifier with a leading 0x80"));
+            return Err(BerError::BadOid);
         }
         acc = (acc << 7) | (b & 0x7f) as u64;
         if acc > u32::MAX as u64 + 80 {
-            return Err(bad("OID sub-identifier over 32 bits"));
+            return Err(SUB_ID_OVERFLOW);
         }
         in_progress = b & 0x80 != 0;
         if in_progress {
@@ -359,23 +494,25 @@ pub(crate) fn decode_oid(v: &[u8]) -> Result<Vec<u32>> {
                 40..=79 => (1, acc - 40),
                 _ => (2, acc - 80),
             };
-            let b = u32::try_from(b).map_err(|_| bad("OID sub-identifier over 32 bits"))?;
+            let b = u32::try_from(b).map_err(|_| SUB_ID_OVERFLOW)?;
             out.push(a);
             out.push(b);
         } else {
-            let x = u32::try_from(acc).map_err(|_| bad("OID sub-identifier over 32 bits"))?;
+            let x = u32::try_from(acc).map_err(|_| SUB_ID_OVERFLOW)?;
             out.push(x);
         }
         if out.len() > MAX_OID_LEN {
-            return Err(bad(format!(
-                "OID longer than {MAX_OID_LEN} sub-identifiers"
-            )));
+            return Err(BerError::TooLarge {
+                what: "OID",
+                len: out.len() as u32,
+                max: MAX_OID_LEN as u32,
+            });
         }
         acc = 0;
         let _ = i;
     }
     if in_progress {
-        return Err(bad("OID ends inside a sub-identifier"));
+        return Err(BerError::BadOid);
     }
     Ok(out)
 }

@@ -1,10 +1,9 @@
 //! [`Config`] and [`Client`]: a blocking SNMP v1/v2c/v3 client over a
 //! connected UDP socket.
 
-use super::pdu::{
-    self, oid, Body, Message, NotOurs, Oid, Pdu, PduKind, RequestCache, Value, VarBind, Version,
-};
-use super::session::{Incoming, Session, UsmCache};
+use super::exchange::{Community, Exchange, Incoming, Req, Request, Tries};
+use super::session::{Session, UsmCache};
+use super::{oid, Oid, Pdu, PduKind, Value, VarBind, Version};
 use super::{ErrorStatus, SnmpError, Usm};
 use crate::backoff::random_u64;
 use crate::Probe;
@@ -25,9 +24,10 @@ use std::time::{Duration, Instant};
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// `udp://host:port`, `host:port` or `host` (port 161). Another scheme
-    /// (`tcp://…`) is an [`Error::Config`] at connect.
-    pub target: String,
+    /// The agent's address: `udp://host:port`, `host:port` or `host`
+    /// (port 161). Another scheme (`tcp://…`) is an [`Error::Config`] at
+    /// connect. Called `target` before 0.2.0.
+    pub addr: String,
     /// V1, V2c, or V3 (with [`Config::v3`]'s user). Defaults to V2c.
     pub version: Version,
     /// The community string; never shown in `Debug` or logs. Defaults to "public".
@@ -47,7 +47,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            target: "127.0.0.1:161".into(),
+            addr: "127.0.0.1:161".into(),
             version: Version::V2c,
             community: "public".into(),
             timeout: Duration::from_secs(5),
@@ -61,7 +61,7 @@ impl Default for Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("snmp::Config")
-            .field("target", &self.target)
+            .field("addr", &self.addr)
             .field("version", &self.version)
             .field("community", &"<redacted>")
             .field("timeout", &self.timeout)
@@ -73,15 +73,15 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// A config for `target` with the defaults.
+    /// A config for the agent at `addr` with the defaults.
     ///
     /// ```
     /// let c = edgepool::snmp::Config::new("10.0.0.7");
     /// assert_eq!(c.retries, 3);
     /// ```
-    pub fn new(target: impl Into<String>) -> Config {
+    pub fn new(addr: impl Into<String>) -> Config {
         Config {
-            target: target.into(),
+            addr: addr.into(),
             ..Config::default()
         }
     }
@@ -155,25 +155,25 @@ impl Config {
         self
     }
 
-    /// The agent's address: the first address `target` resolves to.
+    /// The agent's address: the first address `addr` resolves to.
     fn resolve(&self) -> Result<SocketAddr> {
-        let t = match self.target.split_once("://") {
+        let t = match self.addr.split_once("://") {
             Some(("udp", rest)) => rest,
             Some((scheme, _)) => {
                 return Err(Error::Config(format!(
-                    "unknown scheme {scheme}:// in {:?}: an SNMP target is udp://host:port, \
+                    "unknown scheme {scheme}:// in {:?}: an SNMP agent address is udp://host:port, \
                      host:port or host",
-                    self.target
+                    self.addr
                 )))
             }
-            None => &self.target,
+            None => &self.addr,
         };
-        let with_port = crate::tcp::host_port(t, Some(161), "an SNMP target")?;
+        let with_port = crate::tcp::host_port(t, Some(161), "an SNMP agent address")?;
         with_port
             .to_socket_addrs()
-            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.target))))?
+            .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.addr))))?
             .next()
-            .ok_or_else(|| Error::Config(format!("{} resolves to no address", self.target)))
+            .ok_or_else(|| Error::Config(format!("{} resolves to no address", self.addr)))
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
@@ -236,13 +236,53 @@ pub struct Client {
     next_id: u32,
     read_timeout: Option<Duration>,
     broken: bool,
-    /// The agent answered a request of this client at least once (so a
-    /// later timeout is not a wrong community).
-    answered: bool,
+    /// The protocol logic: matches replies to requests.
+    session: Sessions,
+}
+
+/// The session of a client's version, behind [`Exchange`].
+enum Sessions {
+    /// v1/v2c.
+    Community(Box<Community>),
     /// SNMPv3: the USM session (keys, engine, clock).
-    usm: Option<Box<Session>>,
-    /// v1/v2c: the last short request encoded from OIDs.
-    cache: Box<RequestCache>,
+    Usm(Box<Session>),
+}
+
+impl Exchange for Sessions {
+    fn begin(&mut self) {
+        match self {
+            Sessions::Community(s) => s.begin(),
+            Sessions::Usm(s) => Exchange::begin(&mut **s),
+        }
+    }
+
+    fn encode<'s>(&'s mut self, request: &Request<'_>, id: i32, out: &'s mut Vec<u8>) -> &'s [u8] {
+        match self {
+            Sessions::Community(s) => s.encode(request, id, out),
+            Sessions::Usm(s) => Exchange::encode(&mut **s, request, id, out),
+        }
+    }
+
+    fn decode(&mut self, datagram: &[u8], request: &Request<'_>, id: i32) -> Incoming {
+        match self {
+            Sessions::Community(s) => s.decode(datagram, request, id),
+            Sessions::Usm(s) => Exchange::decode(&mut **s, datagram, request, id),
+        }
+    }
+
+    fn hopeless(&self) -> bool {
+        match self {
+            Sessions::Community(s) => s.hopeless(),
+            Sessions::Usm(s) => Exchange::hopeless(&**s),
+        }
+    }
+
+    fn timed_out(&mut self, tries: &Tries) -> Error {
+        match self {
+            Sessions::Community(s) => s.timed_out(tries),
+            Sessions::Usm(s) => Exchange::timed_out(&mut **s, tries),
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -287,9 +327,12 @@ impl Client {
         socket
             .connect(peer)
             .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{peer}: {e}"))))?;
-        let usm = match (&config.v3, config.version) {
-            (Some(user), Version::V3) => Some(Box::new(Session::new(user, cache.clone()))),
-            _ => None,
+        let session = match (&config.v3, config.version) {
+            (Some(user), Version::V3) => Sessions::Usm(Box::new(Session::new(user, cache.clone()))),
+            (_, version) => Sessions::Community(Box::new(Community::new(
+                version,
+                config.community.as_bytes(),
+            ))),
         };
         Ok(Client {
             socket,
@@ -300,9 +343,7 @@ impl Client {
             next_id: (random_u64() as u32) & 0x7fff_ffff,
             read_timeout: None,
             broken: false,
-            answered: false,
-            usm,
-            cache: Box::new(RequestCache::new()),
+            session,
         })
     }
 
@@ -527,13 +568,14 @@ impl Client {
     }
 
     /// Sends the request (and its retransmissions) and waits for the reply
-    /// that matches it.
+    /// that matches it. The session encodes each attempt and says what each
+    /// datagram means; this loop only sends, receives and keeps time.
     fn exchange(
         &mut self,
         kind: PduKind,
         req: Req<'_>,
-        e_status: i32,
-        e_index: i32,
+        error_status: i32,
+        error_index: i32,
         retries: u32,
     ) -> Result<Pdu> {
         if self.broken {
@@ -542,22 +584,14 @@ impl Client {
                 "the SNMP socket is broken",
             )));
         }
-        // v1/v2c GET/GETNEXT/GETBULK are encoded straight from the borrowed
-        // OIDs; SNMPv3 and SET build the PDU once.
-        let mut pdu = match (&self.usm, req) {
-            (None, Req::Oids(_)) => None,
-            _ => Some(Pdu {
-                kind,
-                request_id: 0,
-                error_status: e_status,
-                error_index: e_index,
-                varbinds: req.varbinds(),
-            }),
+        let request = Request {
+            kind,
+            req,
+            error_status,
+            error_index,
         };
         let mut refused = false;
-        if let Some(usm) = &mut self.usm {
-            usm.begin();
-        }
+        self.session.begin();
         // SNMPv3 sends again at once, without using up a retry, after engine
         // discovery or a clock resynchronisation (a bounded number of times).
         let mut again = 0;
@@ -565,44 +599,7 @@ impl Client {
         while attempt <= u64::from(retries) {
             attempt += 1;
             let id = self.next_request_id();
-            self.out.clear();
-            // v1/v2c requests from OIDs: from the cache when short enough.
-            let mut cached = false;
-            match (&mut self.usm, &mut pdu, req) {
-                (Some(usm), Some(p), _) => {
-                    p.request_id = id;
-                    usm.encode(p, &mut self.out)
-                }
-                (None, Some(p), _) => {
-                    p.request_id = id;
-                    encode_message(&self.config, p, &mut self.out)
-                }
-                (_, None, Req::Oids(oids)) => {
-                    let (version, community) =
-                        (self.config.version, self.config.community.as_bytes());
-                    let ids = [id, e_status, e_index];
-                    cached = self.cache.encode(version, community, kind, ids, oids);
-                    if !cached {
-                        pdu::encode_request(&mut self.out, version, community, kind, ids, oids)
-                    }
-                }
-                (_, None, Req::Binds(b)) => {
-                    // Not reached: SET always builds its PDU above.
-                    let p = Pdu {
-                        kind,
-                        request_id: id,
-                        error_status: e_status,
-                        error_index: e_index,
-                        varbinds: b.to_vec(),
-                    };
-                    encode_message(&self.config, &p, &mut self.out)
-                }
-            }
-            let bytes = if cached {
-                self.cache.bytes()
-            } else {
-                &self.out
-            };
+            let bytes = self.session.encode(&request, id, &mut self.out);
             match self.socket.send(bytes) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
@@ -614,23 +611,14 @@ impl Client {
                     return Err(Error::from_io(e, Phase::Write));
                 }
             }
-            let sent = match req {
-                Req::Oids(o) => o,
-                Req::Binds(_) => &[],
-            };
-            match self.wait_for(id, sent, cached)? {
-                Wait::Reply(pdu) => {
-                    self.answered = true;
-                    return Ok(pdu);
-                }
+            match self.wait_for(&request, id)? {
+                Wait::Reply(pdu) => return Ok(pdu),
                 Wait::Again if again < MAX_AGAIN => {
                     again += 1;
                     attempt -= 1;
                 }
                 // A wrong privacy password: retries cannot help, say so now.
-                Wait::TimedOut if self.usm.as_ref().is_some_and(|u| u.encrypted_unanswered()) => {
-                    break
-                }
+                Wait::TimedOut if self.session.hopeless() => break,
                 Wait::Again | Wait::TimedOut => {}
                 Wait::Refused => refused = true,
             }
@@ -641,28 +629,16 @@ impl Client {
                 format!("{}: no SNMP agent listening (port unreachable)", self.peer),
             )));
         }
-        if let Some(e) = self.usm.as_mut().and_then(|u| u.timed_out()) {
-            return Err(Error::Snmp(e));
-        }
-        if self.usm.is_none() && !self.answered {
-            // v1/v2c agents drop requests with an unknown community without
-            // a word: from here that looks like an agent that is not there.
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "no reply from {} in {attempt} tries of {:?}: the agent is down \
-                     or unreachable, or the community is wrong (agents silently drop \
-                     requests with a community they do not know)",
-                    self.peer, self.config.timeout
-                ),
-            )));
-        }
-        Err(Error::Timeout(Phase::Read))
+        Err(self.session.timed_out(&Tries {
+            peer: self.peer,
+            attempts: attempt,
+            timeout: self.config.timeout,
+        }))
     }
 
-    /// `mirror`: the request is the cache's (replies are first checked
-    /// against it).
-    fn wait_for(&mut self, id: i32, sent: &[Oid], mirror: bool) -> Result<Wait> {
+    /// Receives datagrams until the session finds the reply to attempt
+    /// `id`, or the timeout runs out.
+    fn wait_for(&mut self, request: &Request<'_>, id: i32) -> Result<Wait> {
         let timeout = self.config.timeout;
         let deadline = Instant::now() + timeout;
         // The first wait is the whole timeout, so the clock is read again
@@ -703,35 +679,12 @@ impl Client {
                     }
                 },
             };
-            if let Some(usm) = &mut self.usm {
-                match usm.decode(&self.recv[..n], id) {
-                    Incoming::Reply(p) => return Ok(Wait::Reply(p)),
-                    Incoming::Again => return Ok(Wait::Again),
-                    Incoming::Fail(e) => return Err(Error::Snmp(e)),
-                    Incoming::Drop(why) => {
-                        log::debug!("SNMPv3: dropped a datagram from {}: {why}", self.peer)
-                    }
-                }
-                continue;
-            }
-            if mirror {
-                if let Some(p) = pdu::decode_reply_mirror(&self.recv[..n], &self.cache, id, sent) {
-                    return Ok(Wait::Reply(p));
-                }
-            }
-            match pdu::decode_reply(
-                &self.recv[..n],
-                self.config.version,
-                self.config.community.as_bytes(),
-                id,
-                sent,
-            ) {
-                Ok(p) => return Ok(Wait::Reply(p)),
-                Err(NotOurs::Other(why)) => {
-                    log::debug!("SNMP: dropped a datagram from {} ({why})", self.peer)
-                }
-                Err(NotOurs::Malformed(e)) => {
-                    log::debug!("SNMP: dropped a malformed datagram from {}: {e}", self.peer)
+            match self.session.decode(&self.recv[..n], request, id) {
+                Incoming::Reply(p) => return Ok(Wait::Reply(p)),
+                Incoming::Again => return Ok(Wait::Again),
+                Incoming::Fail(e) => return Err(Error::Snmp(e)),
+                Incoming::Drop(why) => {
+                    log::debug!("SNMP: dropped a datagram from {}: {why}", self.peer)
                 }
             }
         }
@@ -753,16 +706,6 @@ impl Client {
     }
 }
 
-/// Encodes a v1/v2c message carrying `p` (SET).
-fn encode_message(config: &Config, p: &Pdu, out: &mut Vec<u8>) {
-    Message {
-        version: config.version,
-        community: config.community.as_bytes().to_vec(),
-        body: Body::Pdu(p.clone()),
-    }
-    .encode(out)
-}
-
 enum Wait {
     Reply(Pdu),
     TimedOut,
@@ -773,33 +716,6 @@ enum Wait {
 
 /// Most immediate resends per request (discovery, resync, rediscovery, resync).
 const MAX_AGAIN: u32 = 4;
-
-/// What a request carries: OIDs with NULL values (GET, GETNEXT, GETBULK)
-/// or whole variable bindings (SET).
-#[derive(Clone, Copy)]
-enum Req<'a> {
-    Oids(&'a [Oid]),
-    Binds(&'a [VarBind]),
-}
-
-impl Req<'_> {
-    fn oid(&self, i: usize) -> Option<&Oid> {
-        match self {
-            Req::Oids(o) => o.get(i),
-            Req::Binds(b) => b.get(i).map(|vb| &vb.oid),
-        }
-    }
-
-    fn varbinds(&self) -> Vec<VarBind> {
-        match self {
-            Req::Oids(o) => o
-                .iter()
-                .map(|o| VarBind::new(o.clone(), Value::Null))
-                .collect(),
-            Req::Binds(b) => b.to_vec(),
-        }
-    }
-}
 
 /// The agent's error-status as an error, naming the OID at error-index.
 fn status(pdu: &Pdu, sent: Req<'_>) -> Result<()> {

@@ -32,16 +32,25 @@
 
 pub mod ber;
 mod client;
+pub(crate) mod community;
 mod error;
+mod exchange;
+mod message;
+pub mod oid;
 pub(crate) mod pdu;
 pub(crate) mod session;
 pub mod usm;
 pub mod v3;
+mod value;
 
+pub use ber::BerError;
 pub use client::{Client, Config};
 pub use error::{ErrorStatus, SnmpError, TruncatedWalk};
-pub use pdu::{oid, Body, Message, Oid, Pdu, PduKind, TrapV1, Value, VarBind, Version};
+pub use message::{Body, Message, TrapV1};
+pub use oid::Oid;
+pub use pdu::{Pdu, PduKind, Version};
 pub use usm::{AuthProtocol, PrivProtocol, SecurityLevel, Usm};
+pub use value::{Value, VarBind};
 
 use crate::Probe;
 use crate::{Error, Result};
@@ -74,7 +83,7 @@ impl Manager {
     ///
     /// ```
     /// let m = edgepool::snmp::Manager::new(edgepool::snmp::Config::new("127.0.0.1:161"));
-    /// assert_eq!(m.config().target, "127.0.0.1:161");
+    /// assert_eq!(m.config().addr, "127.0.0.1:161");
     /// ```
     pub fn new(config: Config) -> Manager {
         Manager {
@@ -121,7 +130,7 @@ impl Manager {
 
 impl crate::Manage for Manager {
     fn target(&self) -> Option<String> {
-        Some(self.config.target.clone())
+        Some(self.config.addr.clone())
     }
 
     fn validate(&self) -> Result<()> {

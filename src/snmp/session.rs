@@ -8,11 +8,14 @@
 //! that every client of a [`Manager`](super::Manager) shares, so a new pooled
 //! connection neither hashes the passwords again nor rediscovers the engine.
 
+pub(crate) use super::exchange::Incoming;
+use super::exchange::{Exchange, Request, Tries};
 use super::pdu::{Pdu, PduKind};
 use super::usm::{LocalKeys, MasterKeys, SecurityLevel, Usm, ENGINE_ID_LEN};
-use super::v3::{self, Layout, MessageV3, ScopedData, ScopedPdu, UsmParams};
+use super::v3::{self, MessageV3, ScopedData, ScopedPdu, UsmParams};
 use super::SnmpError;
 use crate::backoff::random_u64;
+use crate::{Error, Phase};
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -132,20 +135,6 @@ impl UsmCache {
     pub(crate) fn confirmed(&self) -> bool {
         self.lock().engine.as_ref().is_some_and(|e| e.confirmed)
     }
-}
-
-/// What a received datagram means to the exchange waiting for `msgID`.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    /// The response.
-    Reply(Pdu),
-    /// Not for us, late, forged or broken: drop it and keep waiting.
-    Drop(Cow<'static, str>),
-    /// Discovery done, or the clock resynchronised: send the request again
-    /// now (with a fresh msgID), without counting a retry.
-    Again,
-    /// A report that ends the request.
-    Fail(SnmpError),
 }
 
 fn drop_it(why: impl Into<Cow<'static, str>>) -> Incoming {
@@ -393,21 +382,8 @@ impl Session {
         if p.user_name != self.usm.user.as_bytes() {
             return Err("an authenticated message for another user");
         }
-        if p.auth_params.len() != self.usm.auth.mac_len() {
-            return Err("an HMAC of the wrong length");
-        }
-        let layout = match Layout::parse(msg) {
-            Ok(Some(l)) => l,
-            _ => return Err("a malformed datagram"),
-        };
-        // The HMAC covers the message with msgAuthenticationParameters zeroed.
-        let copy = &mut self.scratch;
-        copy.clear();
-        copy.extend_from_slice(msg);
-        copy[layout.auth_params].fill(0);
-        if !mac.verify(copy, &p.auth_params) {
-            return Err("a bad HMAC");
-        }
+        let mac_len = self.usm.auth.mac_len();
+        mac.verify_message(msg, &p.auth_params, mac_len, &mut self.scratch)?;
         let (boots, time) = (p.engine_boots, p.engine_time);
         let in_window = self.cache.update(&engine.id, |e| {
             if boots > e.boots || (boots == e.boots && time > e.latest) {
@@ -553,11 +529,39 @@ impl Session {
     }
 }
 
+impl Exchange for Session {
+    fn begin(&mut self) {
+        Session::begin(self)
+    }
+
+    fn encode<'s>(&'s mut self, request: &Request<'_>, id: i32, out: &'s mut Vec<u8>) -> &'s [u8] {
+        out.clear();
+        Session::encode(self, &request.pdu(id), out);
+        out
+    }
+
+    fn decode(&mut self, datagram: &[u8], _: &Request<'_>, id: i32) -> Incoming {
+        Session::decode(self, datagram, id)
+    }
+
+    fn hopeless(&self) -> bool {
+        self.encrypted_unanswered()
+    }
+
+    fn timed_out(&mut self, _: &Tries) -> Error {
+        match Session::timed_out(self) {
+            Some(e) => Error::Snmp(e),
+            None => Error::Timeout(Phase::Read),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::snmp::usm::{AuthProtocol, PrivProtocol};
     use crate::snmp::v3::tests::{captured, unhex};
+    use crate::snmp::v3::Layout;
     use crate::snmp::{oid, Value, VarBind};
 
     const ENGINE: &str = "80001f8880e9bd0c1d12667a5100000000";

@@ -24,9 +24,11 @@
 //! # Ok::<(), edgepool::Error>(())
 //! ```
 
-use super::ber::{self, bad, tag, Reader};
+use super::ber::{self, tag, BerError, Reader};
 use super::pdu::Pdu;
-use crate::Result;
+
+/// `Result` with a [`BerError`]: what the decoders return.
+type Result<T, E = BerError> = std::result::Result<T, E>;
 use std::fmt;
 use std::ops::Range;
 
@@ -160,19 +162,18 @@ impl ScopedPdu {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn decode_prefix(buf: &[u8]) -> Result<(ScopedPdu, usize)> {
-        let Some((t, start, len)) = ber::header(buf, 0)? else {
-            return Err(bad("truncated ScopedPDU"));
+        let Some((start, len)) = ber::sequence(buf)? else {
+            return Err(BerError::Truncated);
         };
-        if t != tag::SEQUENCE {
-            return Err(bad("a ScopedPDU must be a SEQUENCE"));
-        }
         let mut r = Reader::new(&buf[start..start + len]);
         let context_engine_id = bounded(r.octets()?, MAX_ID, "contextEngineID")?.to_vec();
         let context_name = bounded(r.octets()?, MAX_ID, "contextName")?.to_vec();
         let (pt, pv) = r.tlv()?;
         let pdu = Pdu::decode_tagged(pt, pv)?;
         if !r.is_empty() {
-            return Err(bad("extra bytes in the ScopedPDU"));
+            return Err(BerError::TrailingBytes {
+                after: "the ScopedPDU's PDU",
+            });
         }
         Ok((
             ScopedPdu {
@@ -361,35 +362,35 @@ impl MessageV3 {
         let msg_id = int31(&mut r, "msgID")?;
         let max_size = int31(&mut r, "msgMaxSize")?;
         if max_size < 484 {
-            return Err(bad(format!("msgMaxSize {max_size} below 484")));
+            return Err(BerError::MaxSizeTooSmall(max_size));
         }
         let flags = match r.octets()? {
             [f] => *f,
-            f => return Err(bad(format!("msgFlags of {} bytes", f.len()))),
+            _ => return Err(BerError::BadFlags),
         };
         if flags & MessageV3::PRIV != 0 && flags & MessageV3::AUTH == 0 {
-            return Err(bad("msgFlags: privacy without authentication"));
+            return Err(BerError::BadFlags);
         }
         let security_model = int31(&mut r, "msgSecurityModel")?;
         if !r.is_empty() {
-            return Err(bad("extra bytes in msgGlobalData"));
+            return Err(BerError::TrailingBytes {
+                after: "msgSecurityModel",
+            });
         }
         if security_model != USM {
-            return Err(bad(format!(
-                "security model {security_model} (only USM, 3)"
-            )));
+            return Err(BerError::UnsupportedSecurityModel(security_model));
         }
         let usm = UsmParams::decode(&buf[layout.security.clone()])?;
         if (flags & MessageV3::PRIV != 0) != (layout.data_tag == tag::OCTET_STRING) {
-            return Err(bad(
-                "msgData must be encrypted exactly when msgFlags say privacy",
-            ));
+            return Err(BerError::BadFlags);
         }
         let data = match layout.data_tag {
             tag::SEQUENCE => {
                 let (s, used) = ScopedPdu::decode_prefix(&buf[layout.data.clone()])?;
                 if used != layout.data.len() {
-                    return Err(bad("extra bytes after the ScopedPDU"));
+                    return Err(BerError::TrailingBytes {
+                        after: "the ScopedPDU",
+                    });
                 }
                 ScopedData::Plain(s)
             }
@@ -414,7 +415,9 @@ impl UsmParams {
         let mut outer = Reader::new(buf);
         let mut r = outer.nested(tag::SEQUENCE)?;
         if !outer.is_empty() {
-            return Err(bad("extra bytes after UsmSecurityParameters"));
+            return Err(BerError::TrailingBytes {
+                after: "UsmSecurityParameters",
+            });
         }
         let engine_id = bounded(r.octets()?, MAX_ID, "msgAuthoritativeEngineID")?.to_vec();
         let engine_boots = int31(&mut r, "msgAuthoritativeEngineBoots")? as u32;
@@ -424,7 +427,9 @@ impl UsmParams {
             bounded(r.octets()?, MAX_AUTH_PARAMS, "msgAuthenticationParameters")?.to_vec();
         let priv_params = bounded(r.octets()?, 8, "msgPrivacyParameters")?.to_vec();
         if !r.is_empty() {
-            return Err(bad("extra bytes in UsmSecurityParameters"));
+            return Err(BerError::TrailingBytes {
+                after: "msgPrivacyParameters",
+            });
         }
         Ok(UsmParams {
             engine_id,
@@ -460,42 +465,58 @@ impl Layout {
     /// Finds the parts without copying anything: `None` when `buf` ends
     /// inside the message.
     pub(crate) fn parse(buf: &[u8]) -> Result<Option<Layout>> {
-        let Some((t, start, len)) = ber::header(buf, 0)? else {
+        let Some((start, len)) = ber::sequence(buf)? else {
             return Ok(None);
         };
-        if t != tag::SEQUENCE {
-            return Err(bad("a message must be a SEQUENCE"));
-        }
         let end = start + len;
         let mut pos = start;
         let (version, p) = tlv_at(buf, pos, end)?;
         pos = p;
-        if version.0 != tag::INTEGER || ber::decode_i64(&buf[version.1.clone()])? != 3 {
-            return Err(bad("not an SNMPv3 message"));
+        if version.0 != tag::INTEGER {
+            return Err(BerError::UnexpectedTag {
+                expected: tag::INTEGER,
+                found: version.0,
+            });
+        }
+        match ber::decode_i64(&buf[version.1.clone()])? {
+            3 => {}
+            v => return Err(BerError::UnexpectedVersion(v)),
         }
         let (header, p) = tlv_at(buf, pos, end)?;
         pos = p;
         if header.0 != tag::SEQUENCE {
-            return Err(bad("msgGlobalData must be a SEQUENCE"));
+            return Err(BerError::UnexpectedTag {
+                expected: tag::SEQUENCE,
+                found: header.0,
+            });
         }
         let (security, p) = tlv_at(buf, pos, end)?;
         pos = p;
         if security.0 != tag::OCTET_STRING {
-            return Err(bad("msgSecurityParameters must be an OCTET STRING"));
+            return Err(BerError::UnexpectedTag {
+                expected: tag::OCTET_STRING,
+                found: security.0,
+            });
         }
         let (data, p) = tlv_at(buf, pos, end)?;
         if p != end {
-            return Err(bad("extra bytes after msgData"));
+            return Err(BerError::TrailingBytes { after: "msgData" });
         }
         if data.0 != tag::SEQUENCE && data.0 != tag::OCTET_STRING {
-            return Err(bad(format!("msgData with tag 0x{:02x}", data.0)));
+            return Err(BerError::UnknownTag {
+                what: "msgData",
+                found: data.0,
+            });
         }
         // Inside the security parameters: SEQUENCE { engineID, boots, time,
         // user, auth params, … }.
         let sp = security.1.clone();
         let (seq, _) = tlv_at(buf, sp.start, sp.end)?;
         if seq.0 != tag::SEQUENCE {
-            return Err(bad("UsmSecurityParameters must be a SEQUENCE"));
+            return Err(BerError::UnexpectedTag {
+                expected: tag::SEQUENCE,
+                found: seq.0,
+            });
         }
         let mut q = seq.1.start;
         for _ in 0..4 {
@@ -503,7 +524,10 @@ impl Layout {
         }
         let (auth, _) = tlv_at(buf, q, seq.1.end)?;
         if auth.0 != tag::OCTET_STRING {
-            return Err(bad("msgAuthenticationParameters must be an OCTET STRING"));
+            return Err(BerError::UnexpectedTag {
+                expected: tag::OCTET_STRING,
+                found: auth.0,
+            });
         }
         Ok(Some(Layout {
             header: header.1,
@@ -522,22 +546,26 @@ impl Layout {
 type Tlv = (u8, Range<usize>, Range<usize>);
 
 fn tlv_at(buf: &[u8], pos: usize, end: usize) -> Result<(Tlv, usize)> {
-    let within = buf.get(..end).ok_or_else(|| bad("truncated message"))?;
-    let (t, start, len) = ber::header(within, pos)?.ok_or_else(|| bad("truncated TLV"))?;
+    let within = buf.get(..end).ok_or(BerError::Truncated)?;
+    let (t, start, len) = ber::header(within, pos)?.ok_or(BerError::Truncated)?;
     Ok(((t, start..start + len, pos..start + len), start + len))
 }
 
-fn int31(r: &mut Reader<'_>, what: &str) -> Result<i32> {
+fn int31(r: &mut Reader<'_>, what: &'static str) -> Result<i32> {
     let v = r.integer()?;
     i32::try_from(v)
         .ok()
         .filter(|v| *v >= 0)
-        .ok_or_else(|| bad(format!("{what} {v} out of range")))
+        .ok_or(BerError::IntegerOverflow { what })
 }
 
-fn bounded<'a>(v: &'a [u8], max: usize, what: &str) -> Result<&'a [u8]> {
+fn bounded<'a>(v: &'a [u8], max: usize, what: &'static str) -> Result<&'a [u8]> {
     if v.len() > max {
-        return Err(bad(format!("{what} of {} bytes (at most {max})", v.len())));
+        return Err(BerError::TooLarge {
+            what,
+            len: v.len() as u32,
+            max: max as u32,
+        });
     }
     Ok(v)
 }

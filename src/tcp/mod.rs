@@ -21,7 +21,6 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use crate::net::{ConnectOptions, SocketState, Stream};
 use crate::Probe;
@@ -67,8 +66,7 @@ pub(crate) fn host_port(addr: &str, default_port: Option<u16>, what: &str) -> Re
 /// ```
 /// use edgepool::net::TlsMode;
 /// use edgepool::tcp::Config;
-/// use std::time::Duration;
-///
+/// ///
 /// let config = Config::new("10.0.0.7:502")
 ///     .connect_timeout(Duration::from_secs(1))
 ///     .read_timeout(Duration::from_secs(2))
@@ -104,6 +102,13 @@ impl Config {
     }
 
     crate::net::net_setters!("edgepool::tcp::Config::new(\"127.0.0.1:9000\")");
+
+    /// The settings check a pool runs at `build()`: the address and the
+    /// transport settings, without connecting.
+    pub(crate) fn validate(&self) -> Result<()> {
+        host_port(&self.addr, None, "a TCP address")?;
+        self.net.validate()
+    }
 
     /// The transport settings of this configuration; now the `net` field.
     ///
@@ -306,83 +311,24 @@ impl fmt::Debug for Connection {
     }
 }
 
-/// Opens and checks [`Connection`]s; use it in an edgepool or a plain
-/// `r2d2::Pool`.
-///
-/// ```
-/// use edgepool::tcp::{Config, Manager};
-/// use r2d2::ManageConnection;
-/// use std::net::TcpListener;
-///
-/// let listener = TcpListener::bind("127.0.0.1:0")?;
-/// let manager = Manager::new(Config::new(listener.local_addr()?.to_string()));
-/// let mut conn = manager.connect()?;
-/// manager.is_valid(&mut conn)?;
-/// assert!(!manager.has_broken(&mut conn));
-/// # Ok::<(), edgepool::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Manager {
-    config: Config,
-}
-
-impl Manager {
-    /// A manager connecting as `config` says.
+crate::manage::stream_manager! {
+    /// Opens and checks [`Connection`]s; use it in an edgepool or a plain
+    /// `r2d2::Pool`.
     ///
     /// ```
-    /// # use edgepool::tcp::{Config, Manager};
-    /// let manager = Manager::new(Config::new("127.0.0.1:9000"));
-    /// assert_eq!(manager.config().addr, "127.0.0.1:9000");
-    /// # Ok::<(), edgepool::Error>(())
-    /// ```
-    pub fn new(config: Config) -> Manager {
-        Manager { config }
-    }
-
-    /// The configuration.
+    /// use edgepool::tcp::{Config, Manager};
+    /// use r2d2::ManageConnection;
+    /// use std::net::TcpListener;
     ///
-    /// ```
-    /// # use edgepool::tcp::{Config, Manager};
-    /// let manager = Manager::new(Config::new("127.0.0.1:9000"));
-    /// assert!(manager.config().net.nodelay);
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let manager = Manager::new(Config::new(listener.local_addr()?.to_string()));
+    /// let mut conn = manager.connect()?;
+    /// manager.is_valid(&mut conn)?;
+    /// assert!(!manager.has_broken(&mut conn));
     /// # Ok::<(), edgepool::Error>(())
     /// ```
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-}
-
-impl crate::Manage for Manager {
-    fn target(&self) -> Option<String> {
-        Some(self.config.addr.clone())
-    }
-
-    fn connect_budget(&self) -> Option<Duration> {
-        Some(self.config.net.connect_timeout)
-    }
-
-    fn connect_within(&self, budget: Duration) -> Result<Connection> {
-        let mut config = self.config.clone();
-        config.net.connect_timeout = config.net.connect_timeout.min(budget);
-        Connection::connect(&config)
-    }
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
-    type Error = Error;
-
-    fn connect(&self) -> Result<Connection> {
-        Connection::connect(&self.config)
-    }
-
-    fn is_valid(&self, conn: &mut Connection) -> Result<()> {
-        conn.probe()
-    }
-
-    fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.is_broken()
-    }
+    Manager(Config) -> Connection,
+    "edgepool::tcp::Manager::new(edgepool::tcp::Config::new(\"127.0.0.1:9000\"))"
 }
 
 #[cfg(test)]

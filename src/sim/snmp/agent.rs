@@ -4,7 +4,7 @@
 use super::{lock, Agent, Entry, Now, Object, Running, User, MAX_INT, MAX_MSG_SIZE};
 use crate::snmp::ber::{self, tag, Reader};
 use crate::snmp::usm::MacKey;
-use crate::snmp::v3::{self, Layout, MessageV3, ScopedData, ScopedPdu, UsmParams};
+use crate::snmp::v3::{self, MessageV3, ScopedData, ScopedPdu, UsmParams};
 use crate::snmp::{
     AuthProtocol, Body, Message, Oid, Pdu, PduKind, SecurityLevel, Value, VarBind, Version,
 };
@@ -505,15 +505,9 @@ fn v1_status(status: i32) -> i32 {
 
 /// True when the message's HMAC is right (RFC 3414 §6.3.2).
 fn authentic(mac: &MacKey, auth: AuthProtocol, p: &UsmParams, msg: &[u8]) -> bool {
-    if p.auth_params.len() != auth.mac_len() {
-        return false;
-    }
-    let Ok(Some(layout)) = Layout::parse(msg) else {
-        return false;
-    };
-    let mut zeroed = msg.to_vec();
-    zeroed[layout.auth_params].fill(0);
-    mac.verify(&zeroed, &p.auth_params)
+    let mut scratch = Vec::new();
+    mac.verify_message(msg, &p.auth_params, auth.mac_len(), &mut scratch)
+        .is_ok()
 }
 
 /// Encodes `pdu` with `encode` within `max` bytes: a GETBULK reply loses
