@@ -415,3 +415,94 @@ fn wait_writable(deadline: Instant) -> Result<()> {
     std::thread::sleep(Duration::from_millis(1));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    fn rustls(stream: &mut Stream) -> &mut TlsStream {
+        match stream {
+            Stream::Rustls(tls) => tls,
+            other => panic!("not a rustls stream: {other:?}"),
+        }
+    }
+
+    fn deadline() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    /// Two dials through one `ClientTls`: the second resumes with the
+    /// ticket the server sent with the first. Then the liveness check:
+    /// a close_notify reads as closed, absorbed tickets as idle, decrypted
+    /// data as dirty, and that data is still there for the next read.
+    #[test]
+    fn redials_resume_and_the_liveness_check_keeps_the_payload() {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let server = server_config(
+            made.cert.pem().as_bytes(),
+            made.signing_key.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        let client = ClientTls::new(&TlsMode::Insecure, "localhost")
+            .unwrap()
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = thread::spawn(move || {
+            let mut accepted = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().unwrap();
+                let mut stream = accept(&server, tcp, deadline()).unwrap();
+                stream.tcp().set_nonblocking(false).unwrap();
+                stream.write_all(b"id").unwrap();
+                accepted.push(stream);
+            }
+            accepted
+        });
+        let mut dialled = Vec::new();
+        for _ in 0..2 {
+            let mut stream = client
+                .connect(TcpStream::connect(addr).unwrap(), deadline())
+                .unwrap();
+            stream.tcp().set_nonblocking(false).unwrap();
+            let mut id = [0u8; 2];
+            stream.read_exact(&mut id).unwrap();
+            assert_eq!(&id, b"id");
+            dialled.push(stream);
+        }
+        let kinds: Vec<_> = dialled
+            .iter_mut()
+            .map(|s| rustls(s).conn.handshake_kind())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                Some(rustls::HandshakeKind::Full),
+                Some(rustls::HandshakeKind::Resumed)
+            ]
+        );
+
+        let mut accepted = acceptor.join().unwrap();
+        let polite = rustls(&mut accepted[0]);
+        polite.conn.send_close_notify();
+        polite.flush().unwrap();
+        accepted[1].write_all(b"early").unwrap();
+        thread::sleep(Duration::from_millis(50));
+        assert_eq!(dialled[0].state(), SocketState::Closed);
+        assert_eq!(dialled[1].state(), SocketState::Dirty);
+        assert_eq!(dialled[1].state(), SocketState::Dirty, "nothing was taken");
+        let mut early = [0u8; 5];
+        dialled[1].read_exact(&mut early).unwrap();
+        assert_eq!(&early, b"early");
+        assert_eq!(dialled[1].state(), SocketState::Idle);
+        drop(accepted);
+        thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            dialled[1].state(),
+            SocketState::Closed,
+            "a bare end of stream"
+        );
+    }
+}
