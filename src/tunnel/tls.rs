@@ -433,6 +433,19 @@ mod tests {
         Instant::now() + Duration::from_secs(5)
     }
 
+    /// The first state other than `Idle`, once what the peer sent arrived
+    /// (or `Idle` after 5 s).
+    fn settled(stream: &mut Stream) -> SocketState {
+        let end = deadline();
+        loop {
+            let state = stream.state();
+            if state != SocketState::Idle || Instant::now() > end {
+                return state;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Two dials through one `ClientTls`: the second resumes with the
     /// ticket the server sent with the first. Then the liveness check:
     /// a close_notify reads as closed, absorbed tickets as idle, decrypted
@@ -489,18 +502,16 @@ mod tests {
         polite.conn.send_close_notify();
         polite.flush().unwrap();
         accepted[1].write_all(b"early").unwrap();
-        thread::sleep(Duration::from_millis(50));
-        assert_eq!(dialled[0].state(), SocketState::Closed);
-        assert_eq!(dialled[1].state(), SocketState::Dirty);
+        assert_eq!(settled(&mut dialled[0]), SocketState::Closed);
+        assert_eq!(settled(&mut dialled[1]), SocketState::Dirty);
         assert_eq!(dialled[1].state(), SocketState::Dirty, "nothing was taken");
         let mut early = [0u8; 5];
         dialled[1].read_exact(&mut early).unwrap();
         assert_eq!(&early, b"early");
         assert_eq!(dialled[1].state(), SocketState::Idle);
         drop(accepted);
-        thread::sleep(Duration::from_millis(50));
         assert_eq!(
-            dialled[1].state(),
+            settled(&mut dialled[1]),
             SocketState::Closed,
             "a bare end of stream"
         );
