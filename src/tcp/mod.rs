@@ -66,7 +66,8 @@ pub(crate) fn host_port(addr: &str, default_port: Option<u16>, what: &str) -> Re
 /// ```
 /// use edgepool::net::TlsMode;
 /// use edgepool::tcp::Config;
-/// ///
+/// use std::time::Duration;
+///
 /// let config = Config::new("10.0.0.7:502")
 ///     .connect_timeout(Duration::from_secs(1))
 ///     .read_timeout(Duration::from_secs(2))
