@@ -200,7 +200,7 @@ impl<M: r2d2::ManageConnection> r2d2::ManageConnection for AnyManager<M> {
 impl<M: r2d2::ManageConnection> Manage for AnyManager<M> {}
 
 /// Declares the manager of a protocol whose configuration has an `addr`, a `net`
-/// ([`ConnectOptions`](crate::net::ConnectOptions)) and a `validate()`, and
+/// (`net::ConnectOptions`) and a `validate()`, and
 /// whose connection type has `connect(&Config)` and `is_broken()` and
 /// implements [`Probe`]: `new` and `config`, [`Manage`] (the address as the
 /// target, the settings check at `build()`, `net.connect_timeout` as the

@@ -14,6 +14,8 @@
 //! ```
 
 mod options;
+#[cfg(all(feature = "tls", feature = "tunnel"))]
+mod rustls_stream;
 mod stream;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -27,6 +29,11 @@ use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 use options::config;
 pub(crate) use options::{check_timeout, net_setters};
 pub use options::{ConnectOptions, Keepalive, TlsMode};
+#[cfg(all(feature = "tls", feature = "tunnel"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "tls", feature = "tunnel"))))]
+pub use rustls_stream::RustlsStream;
+#[cfg(all(feature = "tls", feature = "tunnel"))]
+pub(crate) use rustls_stream::{handshake as handshake_rustls, tls_error as rustls_error};
 pub use stream::{socket_state, SocketState, Stream};
 
 use crate::{Error, Phase, Result};
@@ -238,6 +245,39 @@ pub(crate) fn wait_readable(tcp: &TcpStream, deadline: Instant, phase: Phase) ->
     waited?
 }
 
+/// `addr` ready for a connect: `host:port`, `[v6]:port`, with
+/// `default_port` added when the port is missing (`None`: a port is
+/// required). A URL (`tcp://…`, `s7://…`) or an empty address is an
+/// [`Error::Config`] at once, instead of a name lookup that fails later.
+/// `what` names the setting in the message ("an S7 address").
+pub(crate) fn host_port(addr: &str, default_port: Option<u16>, what: &str) -> Result<String> {
+    if let Some((scheme, _)) = addr.split_once("://") {
+        return Err(Error::Config(format!(
+            "unknown scheme {scheme}:// in {addr:?}: {what} is host:port, not a URL"
+        )));
+    }
+    if addr.is_empty() {
+        return Err(Error::Config(format!("{what} is empty")));
+    }
+    let has_port = match addr.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok() && (!host.contains(':') || host.starts_with('['))
+        }
+        None => false,
+    };
+    match default_port {
+        _ if has_port => Ok(addr.to_string()),
+        // A bare IPv6 address (`fe80::1`) gets its brackets.
+        Some(port) if addr.contains(':') && !addr.starts_with('[') => {
+            Ok(format!("[{addr}]:{port}"))
+        }
+        Some(port) => Ok(format!("{addr}:{port}")),
+        None => Err(Error::Config(format!(
+            "no port in {addr:?}: {what} is host:port"
+        ))),
+    }
+}
+
 /// The host part of `"host:port"`, `"[v6]:port"` or a bare host.
 #[cfg_attr(not(any(feature = "tls", feature = "tunnel")), allow(dead_code))]
 pub(crate) fn host_part(addr: &str) -> &str {
@@ -292,5 +332,37 @@ mod tests {
             assert!(matches!(opts.validate(), Err(Error::Config(_))), "{opts:?}");
         }
         assert!(ConnectOptions::default().validate().is_ok());
+    }
+
+    #[test]
+    fn host_port_adds_the_default_port_and_refuses_urls() {
+        let ok = [
+            ("10.0.0.7", Some(102), "10.0.0.7:102"),
+            ("10.0.0.7:1102", Some(102), "10.0.0.7:1102"),
+            ("plc.local", Some(102), "plc.local:102"),
+            ("::1", Some(102), "[::1]:102"),
+            ("fe80::1", Some(161), "[fe80::1]:161"),
+            ("[::1]", Some(102), "[::1]:102"),
+            ("[::1]:1102", Some(102), "[::1]:1102"),
+            ("127.0.0.1:9", None, "127.0.0.1:9"),
+        ];
+        for (addr, port, want) in ok {
+            assert_eq!(
+                host_port(addr, port, "x").ok().as_deref(),
+                Some(want),
+                "{addr}"
+            );
+        }
+        for (addr, port) in [
+            ("tcp://127.0.0.1:16161", Some(161)),
+            ("s7://10.0.0.7", Some(102)),
+            ("", Some(102)),
+            ("127.0.0.1", None),
+        ] {
+            match host_port(addr, port, "an address") {
+                Err(Error::Config(m)) => assert!(m.contains("an address"), "{m}"),
+                other => panic!("{addr}: {other:?}"),
+            }
+        }
     }
 }

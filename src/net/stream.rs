@@ -40,9 +40,9 @@ pub enum Stream {
     #[cfg(feature = "tls")]
     Tls(Box<native_tls::TlsStream<TcpStream>>),
     /// TLS over TCP through rustls (features `tls` and `tunnel`): what the
-    /// [tunnel pools](crate::tunnel) make, in both roles, TLS 1.2 or 1.3.
+    /// tunnel pools make, in both roles, TLS 1.2 or 1.3.
     #[cfg(all(feature = "tls", feature = "tunnel"))]
-    Rustls(Box<crate::tunnel::TlsStream>),
+    Rustls(Box<super::RustlsStream>),
 }
 
 impl Stream {

@@ -91,7 +91,7 @@ impl Config {
 
     /// The address to connect to: `addr`, with port 6379 when it has none.
     pub(crate) fn connect_addr(&self) -> Result<String> {
-        crate::tcp::host_port(
+        crate::net::host_port(
             &self.addr,
             Some(6379),
             "a Redis address (Config::new; redis:// URLs go to Config::from_url)",

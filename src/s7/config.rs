@@ -141,7 +141,7 @@ impl Config {
 
     /// The address to connect to: `addr`, with port 102 when it has none.
     pub(crate) fn connect_addr(&self) -> crate::Result<String> {
-        crate::tcp::host_port(&self.addr, Some(102), "an S7 address")
+        crate::net::host_port(&self.addr, Some(102), "an S7 address")
     }
 
     /// Sets the rack (0–7).

@@ -168,7 +168,7 @@ impl Config {
             }
             None => &self.addr,
         };
-        let with_port = crate::tcp::host_port(t, Some(161), "an SNMP agent address")?;
+        let with_port = crate::net::host_port(t, Some(161), "an SNMP agent address")?;
         with_port
             .to_socket_addrs()
             .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{}: {e}", self.addr))))?

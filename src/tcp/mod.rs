@@ -22,42 +22,9 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
-use crate::net::{ConnectOptions, SocketState, Stream};
+use crate::net::{self, ConnectOptions, SocketState, Stream};
 use crate::Probe;
 use crate::{Error, Result};
-
-/// `addr` ready for a connect: `host:port`, `[v6]:port`, with
-/// `default_port` added when the port is missing (`None`: a port is
-/// required). A URL (`tcp://…`, `s7://…`) or an empty address is an
-/// [`Error::Config`] at once, instead of a name lookup that fails later.
-/// `what` names the setting in the message ("an S7 address").
-pub(crate) fn host_port(addr: &str, default_port: Option<u16>, what: &str) -> Result<String> {
-    if let Some((scheme, _)) = addr.split_once("://") {
-        return Err(Error::Config(format!(
-            "unknown scheme {scheme}:// in {addr:?}: {what} is host:port, not a URL"
-        )));
-    }
-    if addr.is_empty() {
-        return Err(Error::Config(format!("{what} is empty")));
-    }
-    let has_port = match addr.rsplit_once(':') {
-        Some((host, port)) => {
-            port.parse::<u16>().is_ok() && (!host.contains(':') || host.starts_with('['))
-        }
-        None => false,
-    };
-    match default_port {
-        _ if has_port => Ok(addr.to_string()),
-        // A bare IPv6 address (`fe80::1`) gets its brackets.
-        Some(port) if addr.contains(':') && !addr.starts_with('[') => {
-            Ok(format!("[{addr}]:{port}"))
-        }
-        Some(port) => Ok(format!("{addr}:{port}")),
-        None => Err(Error::Config(format!(
-            "no port in {addr:?}: {what} is host:port"
-        ))),
-    }
-}
 
 /// Where and how to connect: the address and the transport settings
 /// ([`ConnectOptions`], the same `net` field and setters as the redis and s7
@@ -107,7 +74,7 @@ impl Config {
     /// The settings check a pool runs at `build()`: the address and the
     /// transport settings, without connecting.
     pub(crate) fn validate(&self) -> Result<()> {
-        host_port(&self.addr, None, "a TCP address")?;
+        net::host_port(&self.addr, None, "a TCP address")?;
         self.net.validate()
     }
 
@@ -165,7 +132,7 @@ impl Connection {
     /// # Ok::<(), edgepool::Error>(())
     /// ```
     pub fn connect(config: &Config) -> Result<Connection> {
-        let addr = host_port(&config.addr, None, "a TCP address")?;
+        let addr = net::host_port(&config.addr, None, "a TCP address")?;
         let stream = Stream::open(&addr, &config.net)?;
         Ok(Connection::new(stream))
     }
@@ -330,42 +297,4 @@ crate::manage::stream_manager! {
     /// ```
     Manager(Config) -> Connection,
     "edgepool::tcp::Manager::new(edgepool::tcp::Config::new(\"127.0.0.1:9000\"))"
-}
-
-#[cfg(test)]
-mod addr_tests {
-    use super::host_port;
-    use crate::Error;
-
-    #[test]
-    fn host_port_adds_the_default_port_and_refuses_urls() {
-        let ok = [
-            ("10.0.0.7", Some(102), "10.0.0.7:102"),
-            ("10.0.0.7:1102", Some(102), "10.0.0.7:1102"),
-            ("plc.local", Some(102), "plc.local:102"),
-            ("::1", Some(102), "[::1]:102"),
-            ("fe80::1", Some(161), "[fe80::1]:161"),
-            ("[::1]", Some(102), "[::1]:102"),
-            ("[::1]:1102", Some(102), "[::1]:1102"),
-            ("127.0.0.1:9", None, "127.0.0.1:9"),
-        ];
-        for (addr, port, want) in ok {
-            assert_eq!(
-                host_port(addr, port, "x").ok().as_deref(),
-                Some(want),
-                "{addr}"
-            );
-        }
-        for (addr, port) in [
-            ("tcp://127.0.0.1:16161", Some(161)),
-            ("s7://10.0.0.7", Some(102)),
-            ("", Some(102)),
-            ("127.0.0.1", None),
-        ] {
-            match host_port(addr, port, "an address") {
-                Err(Error::Config(m)) => assert!(m.contains("an address"), "{m}"),
-                other => panic!("{addr}: {other:?}"),
-            }
-        }
-    }
 }

@@ -73,7 +73,7 @@
 //!
 //! Both pools speak TLS through rustls with the ring provider (feature
 //! `tls`; the TCP and Redis pools use `native-tls`): TLS 1.3 and 1.2,
-//! X25519 first, as a client and as a server ([`TlsStream`]). A TLS dial
+//! X25519 first, as a client and as a server ([`RustlsStream`](crate::net::RustlsStream)). A TLS dial
 //! costs about a quarter of OpenSSL 3.0's client instructions (see
 //! `benches/README.md`). `Verified` trusts the system's roots (found as
 //! OpenSSL would: `SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's
@@ -134,9 +134,6 @@ pub(crate) mod wire;
 
 pub use client::{ClientPool, ClientPoolBuilder};
 pub use server::{ServerPool, ServerPoolBuilder, ServerTls};
-#[cfg(feature = "tls")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
-pub use tls::TlsStream;
 
 /// How the server sends each connection ID: NodePass's pool since mid-2025
 /// sends 4 raw bytes ([`Bytes`](IdFormat::Bytes), the default); before that

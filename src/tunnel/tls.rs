@@ -8,175 +8,21 @@
 //! `Arc<ServerConfig>` that issues one TLS 1.3 ticket per handshake.
 
 use std::fmt;
-use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
-    ClientConfig, ClientConnection, Connection, DigitallySignedStruct, RootCertStore, ServerConfig,
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, ServerConfig,
     ServerConnection, SignatureScheme,
 };
 
-use crate::net::{self, SocketState, Stream, TlsMode};
-use crate::{Error, Phase, Result};
-
-/// A TLS connection of a tunnel pool (either role) over its TCP socket:
-/// what [`Stream::Rustls`] holds. Implements `Read + Write`; blocking, with
-/// the socket's own read and write timeouts.
-///
-/// A read that finds the peer closed the TCP stream without a TLS
-/// `close_notify` fails with an I/O error of kind `UnexpectedEof` (the data
-/// may have been cut short); after a `close_notify` it returns 0.
-///
-/// ```
-/// use edgepool::net::{Stream, TlsMode};
-/// use edgepool::tunnel::{ClientPool, ServerPool, ServerTls};
-/// use std::time::Duration;
-///
-/// let server = ServerPool::builder().tls(ServerTls::SelfSigned).bind("127.0.0.1:0")?;
-/// let client = ClientPool::builder(server.local_addr().to_string())
-///     .tls(TlsMode::Insecure)
-///     .start()?;
-/// let (_id, stream) = client.get_any(Duration::from_secs(5))?;
-/// assert!(matches!(stream, Stream::Rustls(_)));
-/// assert!(stream.is_tls());
-/// # Ok::<(), edgepool::Error>(())
-/// ```
-pub struct TlsStream {
-    conn: Connection,
-    tcp: TcpStream,
-}
-
-impl fmt::Debug for TlsStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let role = match self.conn {
-            Connection::Client(_) => "client",
-            Connection::Server(_) => "server",
-        };
-        f.debug_struct("TlsStream")
-            .field("role", &role)
-            .field("version", &self.conn.protocol_version())
-            .field("tcp", &self.tcp)
-            .finish()
-    }
-}
-
-impl TlsStream {
-    /// The TCP socket underneath.
-    pub(crate) fn tcp(&self) -> &TcpStream {
-        &self.tcp
-    }
-
-    /// Sends what rustls holds for the peer (may block for the socket's
-    /// write timeout).
-    fn send_pending(&mut self) -> io::Result<()> {
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut self.tcp) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// [`SocketState`] without consuming payload: with the socket
-    /// non-blocking, reads whatever TLS records arrived and processes them.
-    /// Session tickets are absorbed; a `close_notify`, an alert, garbage,
-    /// the end of the TCP stream or a socket error mean closed; decrypted
-    /// application data waiting in rustls means alive ([`SocketState::Dirty`]),
-    /// also when the peer closed after sending it.
-    pub(crate) fn state(&mut self) -> SocketState {
-        if self.tcp.set_nonblocking(true).is_err() {
-            return SocketState::Closed;
-        }
-        let state = self.poll();
-        if self.tcp.set_nonblocking(false).is_err() {
-            return SocketState::Closed;
-        }
-        state
-    }
-
-    fn poll(&mut self) -> SocketState {
-        loop {
-            let io = match self.conn.process_new_packets() {
-                Ok(io) => io,
-                Err(_) => return SocketState::Closed,
-            };
-            if io.plaintext_bytes_to_read() > 0 {
-                return SocketState::Dirty;
-            }
-            if io.peer_has_closed() {
-                return SocketState::Closed;
-            }
-            match self.conn.read_tls(&mut self.tcp) {
-                Ok(0) => {
-                    // End of stream: what arrived with it still counts.
-                    return match self.conn.process_new_packets() {
-                        Ok(io) if io.plaintext_bytes_to_read() > 0 => SocketState::Dirty,
-                        _ => SocketState::Closed,
-                    };
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return SocketState::Idle,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return SocketState::Closed,
-            }
-        }
-    }
-}
-
-impl Read for TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.conn.reader().read(buf) {
-                // Ok(0) after a close_notify; UnexpectedEof after a bare
-                // end of stream.
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            // No plaintext: answer what needs answering (a key update),
-            // then take more records from the socket.
-            self.send_pending()?;
-            let got = self.conn.read_tls(&mut self.tcp)?;
-            let processed = self.conn.process_new_packets();
-            if let Err(e) = processed {
-                // The alert rustls queued, if the socket takes it.
-                let _ = self.send_pending();
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
-            if got == 0 {
-                // The end of stream is recorded: the next reader().read
-                // gives Ok(0) or UnexpectedEof.
-                continue;
-            }
-        }
-    }
-}
-
-impl Write for TlsStream {
-    /// Flushes what an earlier write left, takes `buf` into rustls and tries
-    /// to send it; a failure of that last send is reported by the next
-    /// write or flush (the bytes are taken: reporting it here would make
-    /// the caller send them twice).
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.send_pending()?;
-        let n = self.conn.writer().write(buf)?;
-        let _ = self.send_pending();
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.conn.writer().flush()?;
-        self.send_pending()
-    }
-}
+use crate::net::{self, Stream, TlsMode};
+use crate::{Error, Result};
 
 /// The tunnel client's TLS, set up once per pool: one `Arc<ClientConfig>`
 /// (so that its session cache resumes redials) and the server's name.
@@ -193,7 +39,7 @@ impl ClientTls {
         let provider = provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-            .map_err(tls_error)?;
+            .map_err(net::rustls_error)?;
         let config = match mode {
             TlsMode::Off => return Ok(None),
             TlsMode::Insecure => builder
@@ -218,9 +64,9 @@ impl ClientTls {
     /// The client's handshake over `tcp`, finished by `deadline` however
     /// slowly the server answers. Leaves the socket non-blocking.
     pub(super) fn connect(&self, tcp: TcpStream, deadline: Instant) -> Result<Stream> {
-        let conn =
-            ClientConnection::new(self.config.clone(), self.name.clone()).map_err(tls_error)?;
-        handshake(conn.into(), tcp, deadline)
+        let conn = ClientConnection::new(self.config.clone(), self.name.clone())
+            .map_err(net::rustls_error)?;
+        net::handshake_rustls(conn.into(), tcp, deadline)
     }
 }
 
@@ -240,7 +86,7 @@ pub(super) fn server_config(cert: &[u8], key: &[u8]) -> Result<Arc<ServerConfig>
         .map_err(|e| Error::Config(format!("the TLS key is not PEM: {e}")))?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        .map_err(tls_error)?
+        .map_err(net::rustls_error)?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| {
@@ -248,7 +94,7 @@ pub(super) fn server_config(cert: &[u8], key: &[u8]) -> Result<Arc<ServerConfig>
                 "the TLS certificate and key do not fit together: {e}"
             ))
         })?;
-    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(tls_error)?;
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(net::rustls_error)?;
     config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
@@ -260,8 +106,8 @@ pub(super) fn accept(
     tcp: TcpStream,
     deadline: Instant,
 ) -> Result<Stream> {
-    let conn = ServerConnection::new(config.clone()).map_err(tls_error)?;
-    handshake(conn.into(), tcp, deadline)
+    let conn = ServerConnection::new(config.clone()).map_err(net::rustls_error)?;
+    net::handshake_rustls(conn.into(), tcp, deadline)
 }
 
 /// ring, with its default cipher suites and X25519 as the preferred key
@@ -282,10 +128,6 @@ fn provider() -> Arc<CryptoProvider> {
         kx_groups: vec![kx_group::X25519, kx_group::SECP256R1, kx_group::SECP384R1],
         ..default_provider()
     })
-}
-
-fn tls_error(e: rustls::Error) -> Error {
-    Error::Tls(Box::new(e))
 }
 
 /// The roots `Verified` trusts: the system's (as `rustls-native-certs`
@@ -364,65 +206,16 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// Drives a handshake on the non-blocking `tcp`: every wait for the peer
-/// gets only the time left before `deadline`, so a peer that trickles its
-/// handshake cannot stretch it. The server's session tickets go out before
-/// this returns.
-fn handshake(mut conn: Connection, mut tcp: TcpStream, deadline: Instant) -> Result<Stream> {
-    tcp.set_nonblocking(true)?;
-    loop {
-        while conn.wants_write() {
-            match conn.write_tls(&mut tcp) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(deadline)?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if !conn.is_handshaking() {
-            break;
-        }
-        match conn.read_tls(&mut tcp) {
-            Ok(0) => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the peer closed the connection during the TLS handshake",
-                )))
-            }
-            Ok(_) => {
-                if let Err(e) = conn.process_new_packets() {
-                    // Tell the peer why, if its socket takes it.
-                    let _ = conn.write_tls(&mut tcp);
-                    return Err(tls_error(e));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                net::wait_readable(&tcp, deadline, Phase::TlsHandshake)?
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(Stream::Rustls(Box::new(TlsStream { conn, tcp })))
-}
-
-/// A full send buffer during a handshake (its messages are small, so this
-/// is rare): a short pause, within the deadline.
-fn wait_writable(deadline: Instant) -> Result<()> {
-    if Instant::now() >= deadline {
-        return Err(Error::Timeout(Phase::TlsHandshake));
-    }
-    std::thread::sleep(Duration::from_millis(1));
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::{RustlsStream, SocketState};
+    use std::io::{Read, Write};
     use std::net::TcpListener;
     use std::thread;
+    use std::time::Duration;
 
-    fn rustls(stream: &mut Stream) -> &mut TlsStream {
+    fn rustls(stream: &mut Stream) -> &mut RustlsStream {
         match stream {
             Stream::Rustls(tls) => tls,
             other => panic!("not a rustls stream: {other:?}"),
@@ -487,7 +280,7 @@ mod tests {
         }
         let kinds: Vec<_> = dialled
             .iter_mut()
-            .map(|s| rustls(s).conn.handshake_kind())
+            .map(|s| rustls(s).conn_mut().handshake_kind())
             .collect();
         assert_eq!(
             kinds,
@@ -499,7 +292,7 @@ mod tests {
 
         let mut accepted = acceptor.join().unwrap();
         let polite = rustls(&mut accepted[0]);
-        polite.conn.send_close_notify();
+        polite.conn_mut().send_close_notify();
         polite.flush().unwrap();
         accepted[1].write_all(b"early").unwrap();
         assert_eq!(settled(&mut dialled[0]), SocketState::Closed);
