@@ -577,7 +577,7 @@ fn invalid_settings_fail_at_start() {
     }
     let bad_servers = [
         ServerPool::builder().max_capacity(0),
-        ServerPool::builder().handshake_timeout(Duration::ZERO),
+        ServerPool::builder().connect_timeout(Duration::ZERO),
         ServerPool::builder().write_timeout(Some(Duration::ZERO)),
         ServerPool::builder().tls(edgepool::tunnel::ServerTls::Pem {
             cert: b"nope".to_vec(),
@@ -775,7 +775,7 @@ mod tls {
         let timeout = Duration::from_millis(500);
         let server = ServerPool::builder()
             .tls(ServerTls::SelfSigned)
-            .handshake_timeout(timeout)
+            .connect_timeout(timeout)
             .bind("127.0.0.1:0")
             .expect("bind");
         let addr = server.local_addr();

@@ -277,11 +277,23 @@ impl fmt::Debug for TlsMode {
 /// The transport setters every configuration that embeds a
 /// [`ConnectOptions`] as its `net` field offers, under the same names with
 /// the same meaning: `connect_timeout`, `read_timeout`, `write_timeout`,
-/// `keepalive`, `nodelay`, `tls`, and `net` for all of them at once.
+/// `keepalive`, `nodelay`, `tls`, and `net` for all of them at once
+/// (`no_tls`: all but `tls`, for a server whose TLS is set otherwise).
 /// `$example` is an expression that makes a value of the type, for the
 /// doc examples.
 macro_rules! net_setters {
     ($example:literal) => {
+        $crate::net::net_setters!($example, no_tls);
+
+        /// Sets TLS and what to trust.
+        ///
+        #[doc = concat!("```\nlet c = ", $example, "\n    .tls(edgepool::net::TlsMode::Insecure);\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
+        pub fn tls(mut self, tls: $crate::net::TlsMode) -> Self {
+            self.net.tls = tls;
+            self
+        }
+    };
+    ($example:literal, no_tls) => {
         /// Sets the connect timeout: one deadline over the TCP connect, the
         /// TLS handshake and the protocol's own handshake (see
         /// [`ConnectOptions`](crate::net::ConnectOptions)).
@@ -329,14 +341,6 @@ macro_rules! net_setters {
         #[doc = concat!("```\nlet c = ", $example, "\n    .nodelay(false);\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
         pub fn nodelay(mut self, nodelay: bool) -> Self {
             self.net.nodelay = nodelay;
-            self
-        }
-
-        /// Sets TLS and what to trust.
-        ///
-        #[doc = concat!("```\nlet c = ", $example, "\n    .tls(edgepool::net::TlsMode::Insecure);\n# let _ = c;\n# Ok::<(), edgepool::Error>(())\n```")]
-        pub fn tls(mut self, tls: $crate::net::TlsMode) -> Self {
-            self.net.tls = tls;
             self
         }
 

@@ -14,8 +14,8 @@
 //! on both ends. Every other ID is random, from the OS random number
 //! generator (the `getrandom` crate). The client reads exactly the ID's bytes
 //! under one deadline with the TCP connect and the TLS handshake (the
-//! client's `connect_timeout`, default 10 s; the server has its
-//! `handshake_timeout`, also 10 s, for the TLS handshake and the ID). Both ends show the ID as 8 lowercase
+//! client's `connect_timeout`, default 10 s; the server's `connect_timeout`,
+//! also 10 s, bounds each accepted connection's TLS handshake and ID). Both ends show the ID as 8 lowercase
 //! hex characters ([`ConnId`]'s `Display`). Nothing else is sent by the
 //! pool: after the ID, the connection belongs to the application. A short
 //! read, a timeout or an ID the client already holds closes that one

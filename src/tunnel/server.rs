@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{wire, ConnId, IdFormat, WireError, MAX_WAIT};
 use crate::backoff::Backoff;
-use crate::net::{self, ConnectOptions, Keepalive, Stream};
+use crate::net::{self, ConnectOptions, Stream};
 use crate::{Error, Result};
 
 /// TLS handshakes that may run at once; connections beyond are closed at
@@ -88,7 +88,7 @@ impl fmt::Debug for ServerTls {
 ///     .allow_ip(Some("10.0.0.7".parse()?))
 ///     .tls(ServerTls::SelfSigned)
 ///     .max_capacity(512)
-///     .handshake_timeout(Duration::from_secs(5));
+///     .connect_timeout(Duration::from_secs(5));
 /// # let _ = builder;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -97,10 +97,11 @@ pub struct ServerPoolBuilder {
     allow_ip: Option<IpAddr>,
     tls: ServerTls,
     max_capacity: usize,
-    handshake_timeout: Duration,
-    /// Keepalive and the I/O timeouts of stocked connections (the connect
-    /// timeout is unused): set up by `net`, as for dialled sockets.
-    socket: ConnectOptions,
+    /// `connect_timeout`: the deadline of each accepted connection's setup
+    /// (TLS handshake, sending the ID); keepalive, nodelay and the I/O
+    /// timeouts of stocked connections. Its `tls` is not used (see
+    /// [`ServerTls`]).
+    net: ConnectOptions,
     id_format: IdFormat,
 }
 
@@ -110,8 +111,7 @@ impl Default for ServerPoolBuilder {
             allow_ip: None,
             tls: ServerTls::Off,
             max_capacity: 256,
-            handshake_timeout: Duration::from_secs(10),
-            socket: ConnectOptions::default(),
+            net: ConnectOptions::default().connect_timeout(Duration::from_secs(10)),
             id_format: IdFormat::Bytes,
         }
     }
@@ -170,31 +170,23 @@ impl ServerPoolBuilder {
         self
     }
 
-    /// Deadline for the TLS handshake and for sending the ID, from accept.
-    /// Defaults to 10 s; must be greater than zero. A client that is slower
-    /// (or silent) is closed; it never delays other clients.
+    crate::net::net_setters!("edgepool::tunnel::ServerPool::builder()", no_tls);
+
+    /// The deadline of each accepted connection's setup (TLS handshake,
+    /// sending the ID): now [`connect_timeout`](Self::connect_timeout),
+    /// the same setting under the name every configuration uses. Defaults
+    /// to 10 s. A client that is slower (or silent) is closed; it never
+    /// delays other clients.
     ///
     /// ```
+    /// # #![allow(deprecated)]
     /// # use edgepool::tunnel::ServerPool; use std::time::Duration;
     /// let builder = ServerPool::builder().handshake_timeout(Duration::from_secs(3));
     /// # let _ = builder;
     /// ```
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
-
-    /// TCP keepalive on every accepted connection; `None` leaves it to the
-    /// OS. Defaults to [`Keepalive::default()`].
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ServerPool;
-    /// let builder = ServerPool::builder().keepalive(None);
-    /// # let _ = builder;
-    /// ```
-    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
-        self.socket.keepalive = keepalive;
-        self
+    #[deprecated(since = "0.2.0", note = "renamed to `connect_timeout`")]
+    pub fn handshake_timeout(self, timeout: Duration) -> Self {
+        self.connect_timeout(timeout)
     }
 
     /// How the ID goes on the wire: 4 raw bytes (the default, NodePass
@@ -208,32 +200,6 @@ impl ServerPoolBuilder {
     /// ```
     pub fn id_format(mut self, format: IdFormat) -> Self {
         self.id_format = format;
-        self
-    }
-
-    /// Read timeout of the connections [`ServerPool::get`] hands out; `None`
-    /// blocks forever. Defaults to 5 s.
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ServerPool;
-    /// let builder = ServerPool::builder().read_timeout(None);
-    /// # let _ = builder;
-    /// ```
-    pub fn read_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.socket.read_timeout = timeout;
-        self
-    }
-
-    /// Write timeout of the connections [`ServerPool::get`] hands out;
-    /// `None` blocks forever. Defaults to 5 s.
-    ///
-    /// ```
-    /// # use edgepool::tunnel::ServerPool; use std::time::Duration;
-    /// let builder = ServerPool::builder().write_timeout(Some(Duration::from_secs(2)));
-    /// # let _ = builder;
-    /// ```
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.socket.write_timeout = timeout;
         self
     }
 
@@ -270,7 +236,9 @@ impl ServerPoolBuilder {
         if !(1..=65_536).contains(&self.max_capacity) {
             return Err(Error::Config("max_capacity must be 1 to 65536".to_owned()));
         }
-        wire::check_timeouts(self.handshake_timeout, &self.socket)?;
+        // What `net` would reject when connecting fails the start, not each
+        // accepted connection.
+        self.net.validate()?;
         listener.set_nonblocking(false)?;
         let local_addr = listener.local_addr()?;
         let (acceptor, certificate) = tls::setup(&self.tls, local_addr.ip())?;
@@ -423,8 +391,8 @@ impl Shared {
     /// Sends the reserved ID and stocks the connection.
     fn stock(&self, id: ConnId, mut stream: Stream) -> Result<()> {
         let sent = wire::write_id(&mut stream, id, self.cfg.id_format)
-            .and_then(|()| stream.set_read_timeout(self.cfg.socket.read_timeout))
-            .and_then(|()| stream.set_write_timeout(self.cfg.socket.write_timeout));
+            .and_then(|()| stream.set_read_timeout(self.cfg.net.read_timeout))
+            .and_then(|()| stream.set_write_timeout(self.cfg.net.write_timeout));
         let mut state = self.lock();
         if let Err(e) = sent {
             state.ids.remove(&id);
@@ -455,7 +423,7 @@ impl Shared {
         let handshake = ConnectOptions {
             read_timeout: None,
             write_timeout: None,
-            ..cfg.socket.clone()
+            ..cfg.net.clone()
         };
         if let Err(e) = net::configure(&tcp, &handshake) {
             log::debug!("tunnel server: cannot set up the socket of {peer}: {e}");
@@ -494,7 +462,7 @@ impl Shared {
         let spawned = thread::Builder::new()
             .name("edgepool-tunnel-tls".into())
             .spawn(move || {
-                let deadline = Instant::now() + worker.cfg.handshake_timeout;
+                let deadline = Instant::now() + worker.cfg.net.connect_timeout;
                 if let Err(e) = worker.tls_handshake(tcp, deadline) {
                     log::debug!("tunnel server: dropped {peer}: {e}");
                 }

@@ -4,10 +4,10 @@
 
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{ConnId, IdFormat, WireError};
-use crate::net::{self, ConnectOptions, SocketState, Stream};
+use crate::net::{self, SocketState, Stream};
 use crate::{Error, Phase, Result};
 
 /// A fresh ID from the OS random number generator, never
@@ -115,22 +115,12 @@ pub(super) fn normalise(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Checks the settings `net` would reject when connecting, so that the pools
-/// fail at start instead of retrying a hopeless dial.
-pub(super) fn check_timeouts(handshake: Duration, opts: &ConnectOptions) -> Result<()> {
-    if handshake.is_zero() {
-        return Err(Error::Config(
-            "handshake_timeout must be greater than zero".into(),
-        ));
-    }
-    opts.validate()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ProtocolError;
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
+    use std::time::Duration;
 
     #[test]
     fn ipv4_mapped_addresses_normalise_to_ipv4() {
