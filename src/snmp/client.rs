@@ -242,8 +242,8 @@ pub struct Client {
 
 /// The session of a client's version, behind [`Exchange`].
 enum Sessions {
-    /// v1/v2c.
-    Community(Box<Community>),
+    /// v1/v2c (not boxed: one pointer less on every request).
+    Community(Community),
     /// SNMPv3: the USM session (keys, engine, clock).
     Usm(Box<Session>),
 }
@@ -256,6 +256,7 @@ impl Exchange for Sessions {
         }
     }
 
+    #[inline]
     fn encode<'s>(&'s mut self, request: &Request<'_>, id: i32, out: &'s mut Vec<u8>) -> &'s [u8] {
         match self {
             Sessions::Community(s) => s.encode(request, id, out),
@@ -263,6 +264,7 @@ impl Exchange for Sessions {
         }
     }
 
+    #[inline]
     fn decode(&mut self, datagram: &[u8], request: &Request<'_>, id: i32) -> Incoming {
         match self {
             Sessions::Community(s) => s.decode(datagram, request, id),
@@ -329,10 +331,9 @@ impl Client {
             .map_err(|e| Error::Io(io::Error::new(e.kind(), format!("{peer}: {e}"))))?;
         let session = match (&config.v3, config.version) {
             (Some(user), Version::V3) => Sessions::Usm(Box::new(Session::new(user, cache.clone()))),
-            (_, version) => Sessions::Community(Box::new(Community::new(
-                version,
-                config.community.as_bytes(),
-            ))),
+            (_, version) => {
+                Sessions::Community(Community::new(version, config.community.as_bytes()))
+            }
         };
         Ok(Client {
             socket,

@@ -1,5 +1,6 @@
 //! Errors an SNMP agent reports.
 
+use super::v3::UNKNOWN_CONTEXTS;
 use super::{Oid, VarBind};
 use std::fmt;
 
@@ -84,6 +85,39 @@ impl ErrorStatus {
             17 => NotWritable,
             18 => InconsistentName,
             n => Other(n),
+        }
+    }
+
+    /// The error-status code ([`ErrorStatus::from_code`]'s inverse).
+    ///
+    /// ```
+    /// use edgepool::snmp::ErrorStatus;
+    /// assert_eq!(ErrorStatus::NotWritable.code(), 17);
+    /// assert_eq!(ErrorStatus::from_code(ErrorStatus::TooBig.code()), ErrorStatus::TooBig);
+    /// assert_eq!(ErrorStatus::Other(99).code(), 99);
+    /// ```
+    pub const fn code(self) -> i32 {
+        use ErrorStatus::*;
+        match self {
+            TooBig => 1,
+            NoSuchName => 2,
+            BadValue => 3,
+            ReadOnly => 4,
+            GenErr => 5,
+            NoAccess => 6,
+            WrongType => 7,
+            WrongLength => 8,
+            WrongEncoding => 9,
+            WrongValue => 10,
+            NoCreation => 11,
+            InconsistentValue => 12,
+            ResourceUnavailable => 13,
+            CommitFailed => 14,
+            UndoFailed => 15,
+            AuthorizationError => 16,
+            NotWritable => 17,
+            InconsistentName => 18,
+            Other(n) => n,
         }
     }
 }
@@ -239,7 +273,7 @@ fn report_name(oid: &Oid) -> &'static str {
         (&[1, 3, 6, 1, 6, 3, 11, 2, 1, 2], "snmpInvalidMsgs"),
         (&[1, 3, 6, 1, 6, 3, 11, 2, 1, 3], "snmpUnknownPDUHandlers"),
         (&[1, 3, 6, 1, 6, 3, 12, 1, 4], "snmpUnavailableContexts"),
-        (&[1, 3, 6, 1, 6, 3, 12, 1, 5], "snmpUnknownContexts"),
+        (&UNKNOWN_CONTEXTS, "snmpUnknownContexts"),
     ];
     NAMES
         .iter()

@@ -140,47 +140,24 @@ impl Community {
             answered: false,
         }
     }
-}
 
-impl Exchange for Community {
-    fn encode<'s>(&'s mut self, request: &Request<'_>, id: i32, out: &'s mut Vec<u8>) -> &'s [u8] {
-        out.clear();
-        let (version, community) = (self.version, &self.community[..]);
-        let ids = [id, request.error_status, request.error_index];
-        match request.req {
-            Req::Oids(oids) => {
-                self.mirror = self
-                    .cache
-                    .encode(version, community, request.kind, ids, oids);
-                if self.mirror {
-                    return self.cache.bytes();
-                }
-                community::encode_request(out, version, community, request.kind, ids, oids)
-            }
-            Req::Binds(_) => {
-                self.mirror = false;
-                Message {
-                    version,
-                    community: community.to_vec(),
-                    body: Body::Pdu(request.pdu(id)),
-                }
-                .encode(out)
-            }
+    /// A SET: its whole message, built from the bindings.
+    #[inline(never)]
+    fn encode_binds(&mut self, request: &Request<'_>, id: i32, out: &mut Vec<u8>) {
+        self.mirror = false;
+        Message {
+            version: self.version,
+            community: self.community.to_vec(),
+            body: Body::Pdu(request.pdu(id)),
         }
-        out
+        .encode(out)
     }
 
-    fn decode(&mut self, datagram: &[u8], request: &Request<'_>, id: i32) -> Incoming {
-        let sent = request.sent();
-        let reply = match self.mirror {
-            true => community::decode_reply_mirror(datagram, &self.cache, id, sent),
-            false => None,
-        };
-        let reply = match reply {
-            Some(p) => Ok(p),
-            None => community::decode_reply(datagram, self.version, &self.community, id, sent),
-        };
-        match reply {
+    /// A reply not checked against the cached request (or that check
+    /// failed): the general decoder.
+    #[inline(never)]
+    fn decode_other(&mut self, datagram: &[u8], request: &Request<'_>, id: i32) -> Incoming {
+        match community::decode_reply(datagram, self.version, &self.community, id, request.sent()) {
             Ok(p) => {
                 self.answered = true;
                 Incoming::Reply(p)
@@ -188,6 +165,43 @@ impl Exchange for Community {
             Err(NotOurs::Other(why)) => Incoming::Drop(Cow::Borrowed(why)),
             Err(NotOurs::Malformed(e)) => Incoming::Drop(Cow::Owned(format!("malformed ({e})"))),
         }
+    }
+}
+
+// `encode` and `decode` are inlined into the client's socket loop for the
+// common case (a cached request, a reply that mirrors it: as cheap as when
+// the loop did it itself); SET and the general decoder are calls.
+impl Exchange for Community {
+    #[inline]
+    fn encode<'s>(&'s mut self, request: &Request<'_>, id: i32, out: &'s mut Vec<u8>) -> &'s [u8] {
+        out.clear();
+        let Req::Oids(oids) = request.req else {
+            self.encode_binds(request, id, out);
+            return out;
+        };
+        let (version, community) = (self.version, &self.community[..]);
+        let ids = [id, request.error_status, request.error_index];
+        self.mirror = self
+            .cache
+            .encode(version, community, request.kind, ids, oids);
+        if self.mirror {
+            return self.cache.bytes();
+        }
+        community::encode_request(out, version, community, request.kind, ids, oids);
+        out
+    }
+
+    #[inline]
+    fn decode(&mut self, datagram: &[u8], request: &Request<'_>, id: i32) -> Incoming {
+        if self.mirror {
+            if let Some(p) =
+                community::decode_reply_mirror(datagram, &self.cache, id, request.sent())
+            {
+                self.answered = true;
+                return Incoming::Reply(p);
+            }
+        }
+        self.decode_other(datagram, request, id)
     }
 
     fn timed_out(&mut self, tries: &Tries) -> Error {

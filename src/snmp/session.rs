@@ -12,7 +12,10 @@ pub(crate) use super::exchange::Incoming;
 use super::exchange::{Exchange, Request, Tries};
 use super::pdu::{Pdu, PduKind};
 use super::usm::{LocalKeys, MasterKeys, SecurityLevel, Usm, ENGINE_ID_LEN};
-use super::v3::{self, MessageV3, ScopedData, ScopedPdu, UsmParams};
+use super::v3::{
+    self, usm_stats, MessageV3, ScopedData, ScopedPdu, UsmParams, MAX_INT, MAX_MSG_SIZE,
+    TIME_WINDOW, USM_STATS,
+};
 use super::SnmpError;
 use crate::backoff::random_u64;
 use crate::{Error, Phase};
@@ -20,15 +23,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-
-/// The msgMaxSize we announce (the largest UDP payload over IPv4, as net-snmp).
-const MAX_SIZE: i32 = 65_507;
-/// RFC 3414 §3.2 step 7b: messages more than this many seconds old are late.
-const TIME_WINDOW: u32 = 150;
-/// snmpEngineBoots and snmpEngineTime stop here (2^31 - 1).
-const MAX_INT: u32 = i32::MAX as u32;
-/// usmStats (RFC 3414 §5): the report counters' common prefix.
-const USM_STATS: [u32; 9] = [1, 3, 6, 1, 6, 3, 15, 1, 1];
 
 /// What the clients of one manager share: the password hashes and what they
 /// know of the agent's engine. Locked briefly per message.
@@ -225,7 +219,7 @@ impl Session {
             v3::encode_message(
                 out,
                 id,
-                MAX_SIZE,
+                MAX_MSG_SIZE,
                 MessageV3::REPORTABLE,
                 v3::USM,
                 &UsmParams::default(),
@@ -277,11 +271,11 @@ impl Session {
                 let salt = cipher.encrypt(boots, time, self.salt, &mut self.plain);
                 p.priv_params.extend_from_slice(&salt);
                 let plain = &self.plain;
-                v3::encode_message(out, id, MAX_SIZE, flags, v3::USM, p, |o| {
+                v3::encode_message(out, id, MAX_MSG_SIZE, flags, v3::USM, p, |o| {
                     super::ber::write_bytes(o, super::ber::tag::OCTET_STRING, plain)
                 });
             }
-            None => v3::encode_message(out, id, MAX_SIZE, flags, v3::USM, p, |o| {
+            None => v3::encode_message(out, id, MAX_MSG_SIZE, flags, v3::USM, p, |o| {
                 v3::encode_scoped(o, context_engine_id, context_name, pdu)
             }),
         }
@@ -459,7 +453,7 @@ impl Session {
         };
         match counter {
             // usmStatsNotInTimeWindows: the report carries the agent's clock.
-            2 => {
+            usm_stats::NOT_IN_TIME_WINDOWS => {
                 if self.usm.level == SecurityLevel::NoAuthNoPriv
                     || self.sent_after_resync == Some(id)
                 {
@@ -483,7 +477,7 @@ impl Session {
                 Incoming::Again
             }
             // usmStatsUnknownEngineIDs: the agent's engine ID changed.
-            4 => {
+            usm_stats::UNKNOWN_ENGINE_IDS => {
                 if self.sent_after_discovery == Some(id) {
                     return Incoming::Fail(SnmpError::UnknownEngineId);
                 }
@@ -493,14 +487,14 @@ impl Session {
                 self.cache.forget_engine(&engine.id);
                 Incoming::Again
             }
-            1 => Incoming::Fail(SnmpError::UnsupportedSecLevel {
+            usm_stats::UNSUPPORTED_SEC_LEVELS => Incoming::Fail(SnmpError::UnsupportedSecLevel {
                 level: self.usm.level,
             }),
-            3 => Incoming::Fail(SnmpError::UnknownUserName {
+            usm_stats::UNKNOWN_USER_NAMES => Incoming::Fail(SnmpError::UnknownUserName {
                 user: self.usm.user.clone(),
             }),
-            5 => Incoming::Fail(SnmpError::WrongDigest),
-            6 => Incoming::Fail(SnmpError::DecryptionError),
+            usm_stats::WRONG_DIGESTS => Incoming::Fail(SnmpError::WrongDigest),
+            usm_stats::DECRYPTION_ERRORS => Incoming::Fail(SnmpError::DecryptionError),
             _ => Incoming::Fail(SnmpError::Report { oid: vb.oid }),
         }
     }
@@ -836,7 +830,7 @@ mod tests {
         };
         let flags = if auth { MessageV3::AUTH } else { 0 };
         let mut out = Vec::new();
-        v3::encode_message(&mut out, id, MAX_SIZE, flags, v3::USM, &params, |o| {
+        v3::encode_message(&mut out, id, MAX_MSG_SIZE, flags, v3::USM, &params, |o| {
             v3::encode_scoped(o, &e.id, &[], &pdu)
         });
         if auth {

@@ -39,6 +39,37 @@ use std::ops::Range;
 /// ```
 pub const USM: i32 = 3;
 
+/// The msgMaxSize announced (the largest UDP payload over IPv4, as net-snmp).
+pub(crate) const MAX_MSG_SIZE: i32 = 65_507;
+/// RFC 3414 §3.2 step 7: a message more than this many seconds off the
+/// engine's clock is outside the time window.
+pub(crate) const TIME_WINDOW: u32 = 150;
+/// snmpEngineBoots and snmpEngineTime stop here (2^31 - 1).
+pub(crate) const MAX_INT: u32 = i32::MAX as u32;
+/// usmStats (RFC 3414 §5): the report counters' common prefix; a counter's
+/// OID adds its number from [`usm_stats`] and the instance `0`.
+pub(crate) const USM_STATS: [u32; 9] = [1, 3, 6, 1, 6, 3, 15, 1, 1];
+
+/// snmpUnknownContexts (RFC 3412): the report for a context name the agent
+/// does not serve.
+pub(crate) const UNKNOWN_CONTEXTS: [u32; 9] = [1, 3, 6, 1, 6, 3, 12, 1, 5];
+
+/// The usmStats counters, by their arc after [`USM_STATS`].
+pub(crate) mod usm_stats {
+    /// usmStatsUnsupportedSecLevels.
+    pub(crate) const UNSUPPORTED_SEC_LEVELS: u32 = 1;
+    /// usmStatsNotInTimeWindows.
+    pub(crate) const NOT_IN_TIME_WINDOWS: u32 = 2;
+    /// usmStatsUnknownUserNames.
+    pub(crate) const UNKNOWN_USER_NAMES: u32 = 3;
+    /// usmStatsUnknownEngineIDs.
+    pub(crate) const UNKNOWN_ENGINE_IDS: u32 = 4;
+    /// usmStatsWrongDigests.
+    pub(crate) const WRONG_DIGESTS: u32 = 5;
+    /// usmStatsDecryptionErrors.
+    pub(crate) const DECRYPTION_ERRORS: u32 = 6;
+}
+
 /// Longest engine ID, user name or context field accepted (RFC 3411 allows 32).
 const MAX_ID: usize = 32;
 /// Longest msgAuthenticationParameters accepted (HMAC-SHA-512's is 48).

@@ -1,12 +1,20 @@
 //! The agent at work: the receive loop, and answering each datagram
 //! (communities, USM, the PDUs).
 
-use super::{lock, Agent, Entry, Now, Object, Running, User, MAX_INT, MAX_MSG_SIZE};
+use super::{lock, Agent, Entry, Now, Object, Running, User};
 use crate::snmp::ber::{self, tag, Reader};
 use crate::snmp::usm::MacKey;
-use crate::snmp::v3::{self, MessageV3, ScopedData, ScopedPdu, UsmParams};
+use crate::snmp::v3::usm_stats::{
+    DECRYPTION_ERRORS, NOT_IN_TIME_WINDOWS, UNKNOWN_ENGINE_IDS, UNKNOWN_USER_NAMES,
+    UNSUPPORTED_SEC_LEVELS, WRONG_DIGESTS,
+};
+use crate::snmp::v3::{
+    self, MessageV3, ScopedData, ScopedPdu, UsmParams, MAX_INT, MAX_MSG_SIZE, TIME_WINDOW,
+    UNKNOWN_CONTEXTS, USM_STATS,
+};
 use crate::snmp::{
-    AuthProtocol, Body, Message, Oid, Pdu, PduKind, SecurityLevel, Value, VarBind, Version,
+    AuthProtocol, Body, ErrorStatus, Message, Oid, Pdu, PduKind, SecurityLevel, Value, VarBind,
+    Version,
 };
 use crate::Result;
 use std::io;
@@ -17,30 +25,8 @@ use std::time::Duration;
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_535;
-/// RFC 3414 §3.2 step 7a: ±150 s.
-const TIME_WINDOW: u32 = 150;
 /// How often the receive loop looks at its stop flag.
 const POLL: Duration = Duration::from_millis(100);
-/// usmStats (RFC 3414 §5).
-const USM_STATS: [u32; 9] = [1, 3, 6, 1, 6, 3, 15, 1, 1];
-/// snmpUnknownContexts.0 (RFC 3412).
-const UNKNOWN_CONTEXTS: [u32; 10] = [1, 3, 6, 1, 6, 3, 12, 1, 5, 0];
-
-/// usmStats counters, by their last arc.
-const UNSUPPORTED_SEC_LEVELS: u32 = 1;
-const NOT_IN_TIME_WINDOWS: u32 = 2;
-const UNKNOWN_USER_NAMES: u32 = 3;
-const UNKNOWN_ENGINE_IDS: u32 = 4;
-const WRONG_DIGESTS: u32 = 5;
-const DECRYPTION_ERRORS: u32 = 6;
-
-/// error-status codes (RFC 3416).
-const TOO_BIG: i32 = 1;
-const NO_SUCH_NAME: i32 = 2;
-const NO_ACCESS: i32 = 6;
-const WRONG_TYPE: i32 = 7;
-const NO_CREATION: i32 = 11;
-const NOT_WRITABLE: i32 = 17;
 
 pub(super) fn spawn(socket: UdpSocket, agent: Arc<Agent>) -> Result<Running> {
     socket.set_read_timeout(Some(POLL))?;
@@ -247,7 +233,8 @@ impl Agent {
                 error_status: 0,
                 error_index: 0,
                 varbinds: vec![VarBind::new(
-                    Oid::from_static(&UNKNOWN_CONTEXTS),
+                    // snmpUnknownContexts.0
+                    Oid::new([&UNKNOWN_CONTEXTS[..], &[0]].concat()),
                     Value::Counter32(1),
                 )],
             };
@@ -382,10 +369,10 @@ impl Agent {
             varbinds: Vec::with_capacity(req.varbinds.len()),
         };
         let v1 = access.v1;
-        let fail = |status: i32, i: usize| Pdu {
+        let fail = |status: ErrorStatus, i: usize| Pdu {
             kind: PduKind::Response,
             request_id: req.request_id,
-            error_status: if v1 { v1_status(status) } else { status },
+            error_status: if v1 { v1_status(status) } else { status }.code(),
             error_index: i32::try_from(i + 1).unwrap_or(i32::MAX),
             varbinds: req.varbinds.clone(),
         };
@@ -394,7 +381,7 @@ impl Agent {
                 for (i, vb) in req.varbinds.iter().enumerate() {
                     let value = match table.entries.get(&vb.oid) {
                         Some(e) if !v1 || e.in_v1() => e.object.value(elapsed),
-                        _ if v1 => return fail(NO_SUCH_NAME, i),
+                        _ if v1 => return fail(ErrorStatus::NoSuchName, i),
                         _ => table.missing(&vb.oid),
                     };
                     resp.varbinds.push(VarBind::new(vb.oid.clone(), value));
@@ -406,7 +393,7 @@ impl Agent {
                         Some((o, e)) => resp
                             .varbinds
                             .push(VarBind::new(o.clone(), e.object.value(elapsed))),
-                        None if v1 => return fail(NO_SUCH_NAME, i),
+                        None if v1 => return fail(ErrorStatus::NoSuchName, i),
                         None => resp
                             .varbinds
                             .push(VarBind::new(vb.oid.clone(), Value::EndOfMibView)),
@@ -459,19 +446,19 @@ impl Agent {
             }
             PduKind::Set => {
                 if !access.writable {
-                    return fail(NO_ACCESS, 0);
+                    return fail(ErrorStatus::NoAccess, 0);
                 }
                 for (i, vb) in req.varbinds.iter().enumerate() {
                     let status = match table.entries.get(&vb.oid) {
-                        None => NO_CREATION,
-                        Some(e) if !e.writable => NOT_WRITABLE,
+                        None => ErrorStatus::NoCreation,
+                        Some(e) if !e.writable => ErrorStatus::NotWritable,
                         Some(Entry {
                             object: Object::Fixed(cur),
                             ..
                         }) if std::mem::discriminant(cur) == std::mem::discriminant(&vb.value) => {
                             continue
                         }
-                        Some(_) => WRONG_TYPE,
+                        Some(_) => ErrorStatus::WrongType,
                     };
                     return fail(status, i);
                 }
@@ -494,11 +481,12 @@ fn is_request(kind: PduKind) -> bool {
 }
 
 /// RFC 3584 §4.4: a v2 error-status as v1 says it.
-fn v1_status(status: i32) -> i32 {
+fn v1_status(status: ErrorStatus) -> ErrorStatus {
+    use ErrorStatus::*;
     match status {
-        6 | 11 | 16 | 17 | 18 => NO_SUCH_NAME,
-        7..=10 | 12 => 3, // badValue
-        13..=15 => 5,     // genErr
+        NoAccess | NoCreation | AuthorizationError | NotWritable | InconsistentName => NoSuchName,
+        WrongType | WrongLength | WrongEncoding | WrongValue | InconsistentValue => BadValue,
+        ResourceUnavailable | CommitFailed | UndoFailed => GenErr,
         s => s,
     }
 }
@@ -531,7 +519,7 @@ fn bounded(
             let keep = (n * max / out.len()).clamp(1, n - 1);
             pdu.varbinds.truncate(keep);
         } else {
-            pdu.error_status = TOO_BIG;
+            pdu.error_status = ErrorStatus::TooBig.code();
             pdu.error_index = 0;
             pdu.varbinds.clear();
         }

@@ -46,6 +46,7 @@ mod tests;
 
 use super::{lock, Faults};
 use crate::snmp::usm::LocalKeys;
+use crate::snmp::v3::{MAX_INT, MAX_MSG_SIZE};
 use crate::snmp::{oid, AuthProtocol, Oid, SecurityLevel, Value, VarBind};
 use crate::{Error, Result};
 use portable_atomic::AtomicU64;
@@ -71,14 +72,10 @@ pub use builder::SnmpSimBuilder;
 /// ```
 pub const DEFAULT_ENGINE_ID: &[u8] = b"\x80\x00\x1f\x88\x04edgepool-sim";
 
-/// The msgMaxSize the agent announces (the largest UDP payload over IPv4).
-const MAX_MSG_SIZE: i32 = 65_507;
 /// Replies are at most this big by default (an Ethernet frame's UDP payload).
 const DEFAULT_MAX_REPLY: usize = 1472;
 /// The smallest message every SNMP engine must accept (RFC 3417).
 const MIN_REPLY: usize = 484;
-/// snmpEngineBoots and snmpEngineTime stop at 2^31 - 1.
-const MAX_INT: u32 = i32::MAX as u32;
 
 /// A running SNMP agent simulator. Dropping it stops the agent.
 ///
