@@ -100,60 +100,32 @@ pub enum ProtocolError {
     Tunnel(crate::tunnel::WireError),
 }
 
-#[cfg(feature = "tunnel")]
-impl From<crate::tunnel::WireError> for ProtocolError {
-    fn from(e: crate::tunnel::WireError) -> Self {
-        ProtocolError::Tunnel(e)
-    }
+/// `From` each codec's error into [`ProtocolError`] and [`Error`], so that
+/// `?` converts it; each only with its feature.
+macro_rules! from_codec_errors {
+    ($($feature:literal: $variant:ident($ty:ty)),* $(,)?) => {$(
+        #[cfg(feature = $feature)]
+        impl From<$ty> for ProtocolError {
+            fn from(e: $ty) -> Self {
+                ProtocolError::$variant(e)
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::Protocol(ProtocolError::$variant(e))
+            }
+        }
+    )*};
 }
 
-#[cfg(feature = "tunnel")]
-impl From<crate::tunnel::WireError> for Error {
-    fn from(e: crate::tunnel::WireError) -> Self {
-        Error::Protocol(ProtocolError::Tunnel(e))
-    }
-}
-
-#[cfg(feature = "snmp")]
-impl From<crate::snmp::BerError> for ProtocolError {
-    fn from(e: crate::snmp::BerError) -> Self {
-        ProtocolError::Ber(e)
-    }
-}
-
-#[cfg(feature = "snmp")]
-impl From<crate::snmp::BerError> for Error {
-    fn from(e: crate::snmp::BerError) -> Self {
-        Error::Protocol(ProtocolError::Ber(e))
-    }
-}
-
-#[cfg(feature = "s7")]
-impl From<crate::s7::IsoError> for ProtocolError {
-    fn from(e: crate::s7::IsoError) -> Self {
-        ProtocolError::Iso(e)
-    }
-}
-
-#[cfg(feature = "s7")]
-impl From<crate::s7::IsoError> for Error {
-    fn from(e: crate::s7::IsoError) -> Self {
-        Error::Protocol(ProtocolError::Iso(e))
-    }
-}
-
-#[cfg(feature = "s7")]
-impl From<crate::s7::PduError> for ProtocolError {
-    fn from(e: crate::s7::PduError) -> Self {
-        ProtocolError::S7Pdu(e)
-    }
-}
-
-#[cfg(feature = "s7")]
-impl From<crate::s7::PduError> for Error {
-    fn from(e: crate::s7::PduError) -> Self {
-        Error::Protocol(ProtocolError::S7Pdu(e))
-    }
+from_codec_errors! {
+    "snmp": Ber(crate::snmp::BerError),
+    "s7": Iso(crate::s7::IsoError),
+    "s7": S7Pdu(crate::s7::PduError),
+    "redis": Resp(crate::redis::RespError),
+    "tunnel": Tunnel(crate::tunnel::WireError),
 }
 
 impl From<String> for ProtocolError {

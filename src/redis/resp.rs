@@ -6,8 +6,10 @@
 //! input is a typed [`RespError`], kept apart from "need more bytes"
 //! (`Ok(None)`).
 
-use crate::{Error, ProtocolError};
 use std::fmt;
+
+#[cfg(doc)]
+use crate::{Error, ProtocolError};
 
 /// What is wrong with the bytes [`decode`] was given: malformed RESP2, or a
 /// value over the configured [`Limits`]. Inside the crate's error it is
@@ -74,18 +76,6 @@ pub enum RespError {
     /// A bulk string's data not followed by CRLF.
     #[error("bulk string not followed by CRLF")]
     BulkEnd,
-}
-
-impl From<RespError> for ProtocolError {
-    fn from(e: RespError) -> Self {
-        ProtocolError::Resp(e)
-    }
-}
-
-impl From<RespError> for Error {
-    fn from(e: RespError) -> Self {
-        Error::Protocol(ProtocolError::Resp(e))
-    }
 }
 
 /// What [`decode`] returns: a value and the bytes it took, `None` for "need
@@ -461,6 +451,7 @@ fn header(kind: u8, n: usize, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Error, ProtocolError};
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
