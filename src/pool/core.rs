@@ -65,6 +65,9 @@ pub(crate) struct State<C> {
     pub(crate) held: u32,
     /// Dials in flight, callers' and background.
     pub(crate) dialing: u32,
+    /// Dials of `warm_up` in flight: each lands idle, so a top-up counts
+    /// them (or `min_idle` would be overshot).
+    pub(crate) warming: u32,
     /// A background top-up dial is queued or in flight.
     pub(crate) topping_up: bool,
     /// A background probe job is queued or running.
@@ -219,6 +222,7 @@ impl<M: Manage> Core<M> {
                 in_use: 0,
                 held: 0,
                 dialing: 0,
+                warming: 0,
                 topping_up: false,
                 probing: false,
                 testing: false,
@@ -568,7 +572,7 @@ impl<M: Manage> Core<M> {
         min > 0
             && !st.topping_up
             && !self.is_closed()
-            && st.idle_count() < min
+            && st.idle_count() + st.warming < min
             && st.may_dial(self.settings.max_size, now)
     }
 
@@ -620,7 +624,7 @@ impl<M: Manage> Core<M> {
                 let now = Instant::now();
                 let min = self.settings.min_idle;
                 if self.is_closed()
-                    || st.idle_count() >= min
+                    || st.idle_count() + st.warming >= min
                     || !st.may_dial(self.settings.max_size, now)
                 {
                     st.topping_up = false;

@@ -221,13 +221,15 @@ impl<M: Manage> Core<M> {
             if idle >= min || now >= deadline || self.is_closed() {
                 return idle.min(min);
             }
-            let background = u32::from(st.topping_up);
-            if idle + background < min && st.may_dial(self.settings.max_size, now) {
+            let coming = u32::from(st.topping_up) + st.warming;
+            if idle + coming < min && st.may_dial(self.settings.max_size, now) {
                 st.dialing += 1;
+                st.warming += 1;
                 drop(st);
                 let dialled = self.dial(Some(deadline));
                 let end = Instant::now();
                 let mut st = self.lock();
+                st.warming -= 1;
                 if let Ok(entry) = self.settle_dial(&mut st, dialled, end) {
                     st.idle.push_back(entry);
                     self.wake_all();
